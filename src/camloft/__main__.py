@@ -1,0 +1,5 @@
+"""`python -m camloft` runs the command line."""
+
+from camloft.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The authenticator role: logins, tokens, devices, viewerInfo, sharing, regions."""

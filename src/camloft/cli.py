@@ -1,0 +1,234 @@
+"""The `camloft` command: `serve` and `admin`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from camloft import demo
+from camloft.access import Right
+from camloft.auth.admin import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES, Admin
+from camloft.auth.passwords import Passwords
+from camloft.config import Settings, load_settings
+from camloft.errors import CamloftError
+from camloft.ids import DeviceRef, GrantTarget
+from camloft.store.accounts import AccountStore
+from camloft.store.db import create_engine, migrate
+
+app = typer.Typer(help="camloft: a self-hosted camera cloud.", no_args_is_help=True)
+admin_app = typer.Typer(help="Manage users, devices and grants.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+device_app = typer.Typer(help="Devices (cameras).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(user_app, name="user")
+admin_app.add_typer(device_app, name="device")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[Path | None, typer.Option(help="where the database and video live")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="a camloft.toml")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind")] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    demo_mode: Annotated[bool, typer.Option("--demo", help="seed demo accounts")] = False,
+) -> None:
+    """Run every server role on one port."""
+    from camloft.server import serve as run_server
+
+    settings = _settings(config, host=host, port=port, data_dir=data_dir, demo=demo_mode or None)
+    run_server(settings, on_ready=lambda: _banner(settings))
+
+
+def _banner(settings: Settings) -> None:
+    out.print(f"\n[bold green]camloft is running[/] at [bold]{settings.base_url}[/]")
+    out.print(f"  API docs: {settings.base_url}/docs   data: {settings.data_dir.resolve()}")
+    if settings.demo:
+        for login in (demo.OWNER, demo.VIEWER):
+            out.print(
+                f"  log in as [bold]{login.email}[/] / [bold]{login.password}[/]  ({login.role})"
+            )
+        out.print(
+            f"  try: curl '{settings.base_url}/login?email={demo.OWNER.email}"
+            f"&password={demo.OWNER.password}&caller=website'\n"
+        )
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, None, **overrides)
+    except CamloftError as error:
+        err.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(2) from error
+
+
+def _run_admin(ctx: typer.Context, action: Callable[[Admin], Awaitable[T]]) -> T:
+    settings: Settings = ctx.obj
+
+    async def run() -> T:
+        engine = create_engine(settings.db_url)
+        try:
+            await migrate(engine)
+            return await action(Admin(AccountStore(engine), Passwords(), settings.region))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except CamloftError as error:
+        err.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from error
+
+
+@admin_app.callback()
+def admin_options(
+    ctx: typer.Context,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="overrides the data dir's SQLite")
+    ] = None,
+) -> None:
+    ctx.obj = _settings(config, data_dir=data_dir, database_url=database_url)
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    alias: Annotated[str | None, typer.Option(help="the owner's name shown to viewers")] = None,
+    region: Annotated[str | None, typer.Option(help="home region; default this one")] = None,
+    max_age_days: Annotated[int, typer.Option(help="days of video the plan keeps")] = (
+        DEFAULT_MAX_AGE_DAYS
+    ),
+    max_devices: Annotated[int, typer.Option(help="devices the plan allows")] = (
+        DEFAULT_MAX_DEVICES
+    ),
+    server_admin: Annotated[bool, typer.Option("--admin", help="a server administrator")] = False,
+) -> None:
+    """Add a user."""
+    user = _run_admin(
+        ctx,
+        lambda a: a.add_user(
+            email,
+            password,
+            alias=alias,
+            region=region,
+            max_age_days=max_age_days,
+            max_devices=max_devices,
+            is_admin=server_admin,
+        ),
+    )
+    out.print(f"added user {user.email} with uid {user.uid}")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context) -> None:
+    """List users."""
+    users = _run_admin(ctx, lambda a: a.store.users())
+    table = Table("uid", "email", "alias", "region", "max age", "max devices", "admin")
+    for u in users:
+        table.add_row(
+            str(u.uid),
+            u.email,
+            u.alias,
+            u.region,
+            str(u.max_age_days),
+            str(u.max_devices),
+            "yes" if u.is_admin else "",
+        )
+    out.print(table)
+
+
+@user_app.command("remove")
+def user_remove(ctx: typer.Context, email: str) -> None:
+    """Remove a user, its devices and every grant to or from it."""
+    user = _run_admin(ctx, lambda a: a.remove_user(email))
+    out.print(f"removed user {user.email} (uid {user.uid})")
+
+
+@device_app.command("add")
+def device_add(ctx: typer.Context, owner_email: str, name: str) -> None:
+    """Add a device; prints its uidd and the key its adapter will use."""
+    new = _run_admin(ctx, lambda a: a.add_device(owner_email, name))
+    out.print(f"uidd: {new.device.ref}")
+    out.print(f"device key: {new.key}")
+    out.print("[dim]keep the key: it is shown only now[/]")
+
+
+@device_app.command("list")
+def device_list(ctx: typer.Context) -> None:
+    """List devices."""
+    devices = _run_admin(ctx, lambda a: a.store.all_devices())
+    table = Table("uidd", "name", "streamname", "logger", "live origin")
+    for d in devices:
+        table.add_row(
+            str(d.ref),
+            d.phonename,
+            d.streamname,
+            d.logger_url or "(default)",
+            d.wowza_url or "(default)",
+        )
+    out.print(table)
+
+
+@device_app.command("remove")
+def device_remove(ctx: typer.Context, uidd: str) -> None:
+    """Remove a device."""
+    _run_admin(ctx, lambda a: a.remove_device(DeviceRef.parse(uidd)))
+    out.print(f"removed device {uidd}")
+
+
+@device_app.command("move")
+def device_move(
+    ctx: typer.Context,
+    uidd: str,
+    logger: Annotated[str | None, typer.Option(help="logger URL; '' for the default")] = None,
+    wowza: Annotated[str | None, typer.Option(help="live origin URL; '' for the default")] = None,
+) -> None:
+    """Assign a device to another logger and/or live origin."""
+    device = _run_admin(
+        ctx, lambda a: a.move_device(DeviceRef.parse(uidd), logger_url=logger, wowza_url=wowza)
+    )
+    out.print(
+        f"{device.ref}: logger {device.logger_url or '(default)'}, "
+        f"live origin {device.wowza_url or '(default)'}"
+    )
+
+
+@admin_app.command("grant")
+def grant(ctx: typer.Context, viewer_email: str, target: str, right: str) -> None:
+    """Give VIEWER_EMAIL right r (read) or a (admin) on OWNER_UID[.DEVICE_ID]."""
+    result = _run_admin(
+        ctx, lambda a: a.grant(viewer_email, GrantTarget.parse(target), Right.parse(right))
+    )
+    out.print(f"granted {result.right.value} on {target} to {viewer_email}")
+
+
+@admin_app.command("revoke")
+def revoke(ctx: typer.Context, viewer_email: str, target: str) -> None:
+    """Take back VIEWER_EMAIL's grant on OWNER_UID[.DEVICE_ID]."""
+    _run_admin(ctx, lambda a: a.revoke(viewer_email, GrantTarget.parse(target)))
+    out.print(f"revoked {viewer_email}'s grant on {target}")
+
+
+def main() -> None:
+    try:
+        app()
+    except CamloftError as error:  # a bad id or right parsed before the store is reached
+        err.print(f"[red]error:[/] {error.message}")
+        sys.exit(1)

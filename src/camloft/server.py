@@ -1,0 +1,94 @@
+"""The composition: every server role in one ASGI app, and `camloft serve`.
+
+Nothing is built at import time: `create_app(settings)` wires the roles, and
+the app's lifespan opens the database, migrates it and seeds the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from camloft import __version__, demo, logs
+from camloft.auth import admin_routes
+from camloft.auth import routes as auth_routes
+from camloft.auth.admin import Admin
+from camloft.auth.passwords import Passwords
+from camloft.auth.service import Authenticator
+from camloft.auth.throttle import LoginThrottle
+from camloft.config import Settings, require_secret
+from camloft.store.accounts import AccountStore
+from camloft.store.db import create_engine, migrate
+from camloft.webapi.errors import install_error_handlers
+
+
+def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -> FastAPI:
+    require_secret(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.db_url)
+        try:
+            await migrate(engine)
+            store = AccountStore(engine)
+            passwords = Passwords()
+            admin = Admin(store, passwords, settings.region)
+            app.state.settings = settings
+            app.state.admin = admin
+            app.state.authenticator = Authenticator(
+                settings,
+                store,
+                passwords,
+                LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
+            )
+            if settings.demo:
+                await demo.seed(admin)
+            if on_ready is not None:
+                on_ready()
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="camloft",
+        version=__version__,
+        description="A self-hosted camera cloud speaking the Videoloft API v1.0.8.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(auth_routes.router)
+    app.include_router(admin_routes.router)
+
+    @app.get("/healthz", tags=["server"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", tags=["server"], summary="What this server is")
+    async def index() -> dict[str, Any]:
+        return {
+            "name": "camloft",
+            "version": __version__,
+            "region": settings.region,
+            "api": "Videoloft 1.0.8",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+        }
+
+    return app
+
+
+def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    app = create_app(settings, on_ready)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=settings.trust_forwarded_for,
+    )
+    logs.configure(settings.log_level)  # after uvicorn.Config, which set up its own loggers
+    uvicorn.Server(config).run()

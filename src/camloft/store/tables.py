@@ -1,0 +1,72 @@
+"""The SQL schema of camloft's metadata. Alembic migrations create and change it."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    uid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    alias: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32))
+    max_age_days: Mapped[int] = mapped_column(Integer)
+    max_devices: Mapped[int] = mapped_column(Integer)
+    account_type: Mapped[str] = mapped_column(String(32))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+
+    owner_uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phonename: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    streamname: Mapped[str] = mapped_column(String(64), unique=True)
+    logger_url: Mapped[str | None] = mapped_column(String(500))
+    wowza_url: Mapped[str | None] = mapped_column(String(500))
+    cloud_recording_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    app_version: Mapped[str] = mapped_column(String(32))
+    device_type: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    phoneid: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class GrantRow(Base):
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    viewer_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
+    owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(Integer)  # NULL: all the owner's devices
+    right: Mapped[str] = mapped_column(String(1))
+
+    __table_args__ = (
+        Index("ix_grants_viewer", "viewer_uid"),
+        Index("ix_grants_owner", "owner_uid"),
+    )
+
+
+class LoginSessionRow(Base):
+    """A long-lived login (the website cookie or a `webLogin` refresh credential)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)

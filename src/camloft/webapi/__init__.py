@@ -1,0 +1,1 @@
+"""HTTP plumbing every server role shares: token extraction and the error answers."""

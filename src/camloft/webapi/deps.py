@@ -1,0 +1,61 @@
+"""Request dependencies shared by every role: the verified token and its bearer.
+
+A token is accepted as `Authorization: ManythingToken <t>`, as the query
+parameter `token=` or `userToken=`; routes whose path ends in the token (the
+reference's image URLs) pass it in themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, APIKeyQuery
+
+from camloft.config import Settings
+from camloft.tokens import TokenClaims, verify_token
+
+# Declared so that OpenAPI documents where a token may go.
+_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    description="`ManythingToken <authToken>` as returned by /login",
+)
+_token_query = APIKeyQuery(name="token", auto_error=False)
+_user_token_query = APIKeyQuery(name="userToken", auto_error=False)
+
+SCHEMES = ("manythingtoken", "bearer")
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(settings_of)]
+
+
+def token_in_header(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() in SCHEMES:
+        return value.strip()
+    return None
+
+
+def find_token(
+    header: Annotated[str | None, Depends(_header)],
+    token: Annotated[str | None, Depends(_token_query)],
+    user_token: Annotated[str | None, Depends(_user_token_query)],
+) -> str:
+    return token_in_header(header) or token or user_token or ""
+
+
+def current_claims(
+    settings: AppSettings, token: Annotated[str, Depends(find_token)]
+) -> TokenClaims:
+    return verify_token(settings.secret_bytes(), token)
+
+
+CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
