@@ -1,0 +1,61 @@
+"""Settings: defaults < TOML file < environment < flags; no default secret outside demo."""
+
+from pathlib import Path
+
+import pytest
+
+from camloft.config import load_settings, require_secret
+from camloft.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    assert settings.db_url == f"sqlite+aiosqlite:///{tmp_path / 'camloft.db'}"
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.token_ttl_seconds == 1200
+
+
+def test_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "camloft.toml"
+    config.write_text('port = 9000\nregion = "eu"\nhost = "0.0.0.0"\n[regions]\nus = "http://us:1/"\n')
+    settings = load_settings(config, env={"CAMLOFT_PORT": "9100"}, region=None)
+    assert settings.port == 9100  # environment beats file
+    assert settings.region == "eu"
+    assert settings.regions == {"us": "http://us:1"}
+    assert settings.base_url == "http://127.0.0.1:9100"
+    assert load_settings(config, env={"CAMLOFT_PORT": "9100"}, port=9200).port == 9200
+
+
+def test_regions_from_environment() -> None:
+    settings = load_settings(env={"CAMLOFT_REGIONS": "eu=http://a:1, us=http://b:2"})
+    assert settings.regions == {"eu": "http://a:1", "us": "http://b:2"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"CAMLOFT_PORT": "seventy"}, {"CAMLOFT_TOKEN_TTL_SECONDS": "0"},
+     {"CAMLOFT_REGIONS": "eu"}, {"CAMLOFT_SECRET": "short"}, {"CAMLOFT_REGION": "EU West"}],
+)
+def test_invalid_settings_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(env=env)
+
+
+def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "camloft.toml"
+    config.write_text("prot = 1\n")
+    with pytest.raises(ConfigError):
+        load_settings(config, env={})
+
+
+def test_no_secret_is_refused_outside_demo(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        require_secret(load_settings(env={}, data_dir=tmp_path))
+
+
+def test_demo_secret_is_made_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings(env={}, data_dir=tmp_path, demo=True)
+    second = load_settings(env={}, data_dir=tmp_path, demo=True)
+    assert first.secret_bytes() == second.secret_bytes()
+    assert len(first.secret_bytes()) >= 32
+    assert (tmp_path / "demo-secret").stat().st_mode & 0o077 == 0
