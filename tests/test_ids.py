@@ -15,7 +15,8 @@ def test_parse_uidd() -> None:
 @pytest.mark.parametrize(
     "text",
     ["1", "a.b", "12.", ".5", "1.2.3", "01.2", "1.02", "-1.2", "1.-2", "0.1", "1.0", " 1.2",
-     "1.2 ", "1..2", "../1.2", "1.2/..", "١.٢", "1e3.2", f"{MAX_ID + 1}.1", "9" * 40 + ".1", ""],
+     "1.2 ", "1..2", "../1.2", "1.2/..", "\u0661.\u0662", "1e3.2", f"{MAX_ID + 1}.1",
+     "9" * 40 + ".1", ""],
 )
 def test_malformed_uidd_is_invalid_id(text: str) -> None:
     with pytest.raises(InvalidId) as caught:
