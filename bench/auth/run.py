@@ -105,7 +105,7 @@ class Run:
         p95 = "" if row.p95 is None else f"  p95 {row.p95:8.2f}"
         verdict = "" if row.met is None else ("  met" if row.met else "  MISSED")
         print(
-            f"  {row.what:<44} {row.backend:<10} median {row.median:8.2f} {row.unit}{p95}{verdict}",
+            f"  {row.what:<50} {row.backend:<10} median {row.median:8.2f} {row.unit}{p95}{verdict}",
             flush=True,
         )
 
@@ -224,7 +224,7 @@ async def seed(url: str, viewer_hash: str) -> Seeded:
                     for n in range(OWNERS)
                 ],
             )
-            rows = (await conn.execute(select(UserRow.uid, UserRow.email))).tuples().all()
+            rows = (await conn.execute(select(UserRow.uid, UserRow.email))).all()
             uid_of = {email: uid for uid, email in rows}
             viewer_uid = uid_of[VIEWER_EMAIL]
             owner_uids = sorted(uid for email, uid in uid_of.items() if email != VIEWER_EMAIL)
@@ -605,4 +605,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Aborted as stop:
+        print(f"bench/auth: {stop}; servers stopped and databases dropped", file=sys.stderr)
+        sys.exit(1)

@@ -16,6 +16,7 @@ from camloft import demo
 from camloft.access import Right
 from camloft.auth.admin import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES, Admin
 from camloft.auth.passwords import Passwords
+from camloft.auth.shapes import device_view, user_view
 from camloft.config import Settings, load_settings
 from camloft.errors import CamloftError
 from camloft.ids import DeviceRef, GrantTarget
@@ -136,10 +137,16 @@ def user_add(
     out.print(f"added user {user.email} with uid {user.uid}")
 
 
+AsJson = Annotated[bool, typer.Option("--json", help="one JSON list, for scripts")]
+
+
 @user_app.command("list")
-def user_list(ctx: typer.Context) -> None:
+def user_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List users."""
     users = _run_admin(ctx, lambda a: a.store.users())
+    if as_json:
+        out.print_json(data=[user_view(u) for u in users])
+        return
     table = Table("uid", "email", "alias", "region", "max age", "max devices", "admin")
     for u in users:
         table.add_row(
@@ -171,9 +178,12 @@ def device_add(ctx: typer.Context, owner_email: str, name: str) -> None:
 
 
 @device_app.command("list")
-def device_list(ctx: typer.Context) -> None:
+def device_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List devices."""
     devices = _run_admin(ctx, lambda a: a.store.all_devices())
+    if as_json:
+        out.print_json(data=[device_view(d) for d in devices])
+        return
     table = Table("uidd", "name", "streamname", "logger", "live origin")
     for d in devices:
         table.add_row(

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from camloft.access import Grant, Right
+from camloft.auth import shapes
 from camloft.auth.admin import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES, Admin
 from camloft.errors import Forbidden, Unauthorized
 from camloft.ids import DeviceRef, GrantTarget
-from camloft.store.accounts import Device, User
+from camloft.store.accounts import User
 from camloft.webapi.deps import CurrentClaims
 
 router = APIRouter(tags=["sharing and administration"])
@@ -114,31 +115,9 @@ class RevokeGrantBody(BaseModel):
     target: str = Field(max_length=40)
 
 
-def user_view(user: User) -> dict[str, Any]:
-    return {
-        "uid": user.uid,
-        "email": user.email,
-        "alias": user.alias,
-        "region": user.region,
-        "maxAgeDays": user.max_age_days,
-        "maxDevices": user.max_devices,
-        "admin": user.is_admin,
-    }
-
-
-def device_view(device: Device) -> dict[str, Any]:
-    return {
-        "uidd": str(device.ref),
-        "phonename": device.phonename,
-        "streamname": device.streamname,
-        "loggerUrl": device.logger_url,
-        "wowzaUrl": device.wowza_url,
-    }
-
-
 @router.get("/admin/users", summary="Every user")
 async def list_users(admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
-    return {"result": [user_view(u) for u in await admin.store.users()]}
+    return {"result": [shapes.user_view(u) for u in await admin.store.users()]}
 
 
 @router.post("/admin/users", summary="Add a user")
@@ -152,23 +131,23 @@ async def add_user(body: NewUserBody, admin: AdminService, _: ServerAdmin) -> di
         max_devices=body.maxDevices,
         is_admin=body.admin,
     )
-    return {"result": user_view(user)}
+    return {"result": shapes.user_view(user)}
 
 
 @router.post("/admin/users/remove", summary="Remove a user with its devices and grants")
 async def remove_user(body: RevokeBody, admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
-    return {"result": user_view(await admin.remove_user(body.email))}
+    return {"result": shapes.user_view(await admin.remove_user(body.email))}
 
 
 @router.get("/admin/devices", summary="Every device")
 async def list_devices(admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
-    return {"result": [device_view(d) for d in await admin.store.all_devices()]}
+    return {"result": [shapes.device_view(d) for d in await admin.store.all_devices()]}
 
 
 @router.post("/admin/devices", summary="Add a device; answers its key once")
 async def add_device(body: NewDeviceBody, admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
     new = await admin.add_device(body.owner, body.name)
-    return {"result": device_view(new.device) | {"deviceKey": new.key}}
+    return {"result": shapes.device_view(new.device) | {"deviceKey": new.key}}
 
 
 @router.post("/admin/devices/{uidd}/remove", summary="Remove a device")
@@ -184,7 +163,7 @@ async def move_device(
     device = await admin.move_device(
         DeviceRef.parse(uidd), logger_url=body.logger, wowza_url=body.wowza
     )
-    return {"result": device_view(device)}
+    return {"result": shapes.device_view(device)}
 
 
 @router.get("/admin/grants", summary="Every grant")

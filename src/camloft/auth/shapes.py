@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from camloft.auth.service import Visible, VisibleDevice
 from camloft.config import Settings
-from camloft.store.accounts import User
+from camloft.store.accounts import Device, User
 
 
 def host_of(url: str) -> str:
@@ -85,3 +85,25 @@ def cameras(settings: Settings, visible: Visible, aliases: dict[int, str]) -> li
         }
         for item in visible.devices
     ]
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "uid": user.uid,
+        "email": user.email,
+        "alias": user.alias,
+        "region": user.region,
+        "maxAgeDays": user.max_age_days,
+        "maxDevices": user.max_devices,
+        "admin": user.is_admin,
+    }
+
+
+def device_view(device: Device) -> dict[str, Any]:
+    return {
+        "uidd": str(device.ref),
+        "phonename": device.phonename,
+        "streamname": device.streamname,
+        "loggerUrl": device.logger_url,
+        "wowzaUrl": device.wowza_url,
+    }
