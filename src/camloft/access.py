@@ -117,8 +117,3 @@ def _keep_stronger(rights: dict[K, Right], key: K, right: Right) -> None:
     current = rights.get(key)
     if current is None or right.rank > current.rank:
         rights[key] = right
-
-
-def permissions_list(right: Right) -> list[str]:
-    """The reference's `permissions` array for a right."""
-    return [right.value]

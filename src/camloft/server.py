@@ -89,6 +89,7 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=settings.trust_forwarded_for,
+        forwarded_allow_ips="*" if settings.trust_forwarded_for else None,
     )
     logs.configure(settings.log_level)  # after uvicorn.Config, which set up its own loggers
     uvicorn.Server(config).run()

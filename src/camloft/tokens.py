@@ -2,9 +2,13 @@
 
 A token is shaped like the reference's sample::
 
-    base64url("<uid>:<issued s>:<ttl s>:0:L,W,A") "*" base64url(HMAC-SHA256(secret, first part))
+    base64url("<uid>:<issued s>:<ttl s>:<region>:L,W,A")
+    + "*" + base64url(HMAC-SHA256(secret, that first part))
 
 `L,W,A` names the roles the token is good for (logger, wowza, authenticator).
+Where the reference's sample has `0`, camloft puts the region whose
+authenticator issued the token: uids are numbered per region, so a server
+accepts only tokens of its own region.
 Any process that holds the cluster secret verifies a token with one HMAC and no
 network call. Expired, malformed and forged tokens all raise `Unauthorized`,
 with a message that tells which, and never echo the token back.
@@ -33,6 +37,7 @@ class TokenClaims:
     uid: int
     issued: int
     ttl: int
+    region: str
     roles: tuple[str, ...]
 
     @property
@@ -56,12 +61,13 @@ def issue_token(
     secret: bytes,
     uid: int,
     *,
+    region: str,
     ttl: int = DEFAULT_TTL_SECONDS,
     now: float | None = None,
     roles: tuple[str, ...] = ALL_ROLES,
 ) -> str:
     issued = int(time.time() if now is None else now)
-    payload = _b64encode(f"{uid}:{issued}:{ttl}:0:{','.join(roles)}".encode("ascii"))
+    payload = _b64encode(f"{uid}:{issued}:{ttl}:{region}:{','.join(roles)}".encode("ascii"))
     return f"{payload}*{_sign(secret, payload)}"
 
 
@@ -78,12 +84,14 @@ def verify_token(secret: bytes, token: str, *, now: float | None = None) -> Toke
         raise Unauthorized("the auth token is not valid", code="invalid_token")
     try:
         fields = _b64decode(payload).decode("ascii").split(":")
-        uid, issued, ttl = int(fields[0]), int(fields[1]), int(fields[2])
-        roles = tuple(fields[4].split(",")) if len(fields) > 4 else ALL_ROLES
+        uid, issued, ttl, region = int(fields[0]), int(fields[1]), int(fields[2]), fields[3]
+        roles = tuple(fields[4].split(","))
     except (binascii.Error, UnicodeDecodeError, ValueError, IndexError) as err:
         # Signed by us but unreadable: a token from an incompatible version.
         raise Unauthorized("the auth token is malformed", code="invalid_token") from err
     current = time.time() if now is None else now
-    if issued > current + CLOCK_SKEW_SECONDS or current >= issued + ttl:
+    if issued > current + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("the auth token is issued in the future", code="invalid_token")
+    if current >= issued + ttl:
         raise Unauthorized("the auth token has expired; log in again", code="expired_token")
-    return TokenClaims(uid=uid, issued=issued, ttl=ttl, roles=roles)
+    return TokenClaims(uid=uid, issued=issued, ttl=ttl, region=region, roles=roles)

@@ -73,3 +73,18 @@ def test_unknown_email_costs_the_same_as_a_wrong_password(strict: Deployment) ->
     unknown = [timed(f"nobody{n}@example.com") for n in range(8)]
     ratio = statistics.median(unknown) / statistics.median(known)
     assert 0.6 < ratio < 1.6, (known, unknown)
+
+
+def test_own_login_does_not_reset_the_address_count(strict: Deployment) -> None:
+    """Guessing at many accounts from one address stays throttled even if the guesser
+    logs into an account of its own in between."""
+    own = strict.new_user()
+    with httpx.Client(base_url=strict.url) as client:
+        for n in range(49):
+            params = {"email": f"victim{n}@example.com", "password": WRONG}
+            assert client.get("/login", params=params).status_code == 401
+        own_login = client.get("/login", params={"email": own["email"], "password": PASSWORD})
+        assert own_login.status_code == 200
+        params = {"email": "victim-last@example.com", "password": WRONG}
+        assert client.get("/login", params=params).status_code == 401  # the 50th failure
+        assert client.get("/login", params=params).status_code == 429

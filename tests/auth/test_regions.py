@@ -1,8 +1,9 @@
 """Regions: a global entry authenticator sends each user to its home region's authenticator.
 
 Two authenticator processes on two ports: `eu` is also the global entry (it
-knows the `us` peer), `us` holds its own users. They share the cluster secret,
-so a token from either verifies on both.
+knows the `us` peer), `us` holds its own users. They share the cluster secret
+(for the signed region lookup), but each numbers its own users, so a token is
+good only in the region that issued it.
 """
 
 from __future__ import annotations
@@ -91,10 +92,14 @@ def test_unknown_everywhere_is_401(regions: Regions) -> None:
     assert response.status_code == 401
 
 
-def test_a_regions_token_verifies_at_the_other(regions: Regions) -> None:
+def test_a_token_works_only_in_its_own_region(regions: Regions) -> None:
+    """Each region numbers its own users: us uid 1 is not eu uid 1."""
     token = httpx.post(f"{regions.us.url}/login", json={
         "email": "sam@example.com", "password": "sam-pw"}).json()["result"]["authToken"]
-    assert httpx.get(f"{regions.eu.url}/devices", headers=auth_header(token)).status_code == 200
+    assert httpx.get(f"{regions.us.url}/devices", headers=auth_header(token)).status_code == 200
+    elsewhere = httpx.get(f"{regions.eu.url}/devices", headers=auth_header(token))
+    assert elsewhere.status_code == 401
+    assert elsewhere.json()["error"] == "wrong_region"
 
 
 def test_region_lookup_needs_the_cluster_signature(regions: Regions) -> None:

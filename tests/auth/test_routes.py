@@ -126,12 +126,28 @@ def test_token_missing_expired_forged_are_401(deployment: Deployment) -> None:
     assert missing.status_code == 401 and missing.json()["error"] == "missing_token"
     uid = httpx.get(f"{deployment.url}/login", params={
         "email": OWNER[0], "password": OWNER[1]}).json()["result"]["uid"]
-    expired = issue_token(deployment.secret.encode(), uid, now=time.time() - 1201)
+    expired = issue_token(deployment.secret.encode(), uid, region="local", now=time.time() - 1201)
     answer = get(deployment, "/devices", headers=auth_header(expired))
     assert answer.status_code == 401 and answer.json()["error"] == "expired_token"
-    forged = issue_token(b"x" * 48, uid)
+    forged = issue_token(b"x" * 48, uid, region="local")
     answer = get(deployment, "/devices", headers=auth_header(forged))
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+
+
+def test_token_of_another_region_is_401(deployment: Deployment) -> None:
+    """uids are numbered per region: a token from elsewhere would name another user."""
+    token = issue_token(deployment.secret.encode(), 1, region="elsewhere")
+    answer = get(deployment, "/devices", headers=auth_header(token))
+    assert answer.status_code == 401 and answer.json()["error"] == "wrong_region"
+
+
+def test_nul_characters_are_400_not_500(deployment: Deployment) -> None:
+    """PostgreSQL cannot store NUL; the fuzzer found the 500 this protects against."""
+    response = get(deployment, "/login", params={"email": "a\x00b@example.com", "password": "x"})
+    assert response.status_code == 400
+    created = httpx.post(f"{deployment.url}/admin/users", headers=auth_header(
+        deployment.admin_token), json={"email": "n@example.com", "password": "p", "alias": "\x00"})
+    assert created.status_code == 400
 
 
 def test_token_accepted_in_header_token_and_usertoken(deployment: Deployment) -> None:

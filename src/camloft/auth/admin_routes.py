@@ -84,6 +84,10 @@ async def unshare(body: RevokeBody, admin: AdminService, user: CurrentUser) -> d
     return {"result": "revoked"}
 
 
+class UserEmailBody(BaseModel):
+    email: str = Field(max_length=254)
+
+
 class NewUserBody(BaseModel):
     email: str = Field(max_length=254)
     password: str = Field(min_length=1, max_length=1024)
@@ -135,7 +139,7 @@ async def add_user(body: NewUserBody, admin: AdminService, _: ServerAdmin) -> di
 
 
 @router.post("/admin/users/remove", summary="Remove a user with its devices and grants")
-async def remove_user(body: RevokeBody, admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
+async def remove_user(body: UserEmailBody, admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
     return {"result": shapes.user_view(await admin.remove_user(body.email))}
 
 

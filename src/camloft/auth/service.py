@@ -82,12 +82,17 @@ class Authenticator:
             self.throttle.failed(account_key, self.settings.login_failures_per_account)
             self.throttle.failed(address_key, self.settings.login_failures_per_address)
             raise Unauthorized("wrong email or password", code="login_failed")
-        self.throttle.succeeded(account_key, address_key)
+        # The address keeps its count: logging into an own account between guesses
+        # at others must not reset it.
+        self.throttle.succeeded(account_key)
         return LoginOutcome(user, None)
 
     def issue_token(self, user: User) -> str:
         return issue_token(
-            self.settings.secret_bytes(), user.uid, ttl=self.settings.token_ttl_seconds
+            self.settings.secret_bytes(),
+            user.uid,
+            region=self.settings.region,
+            ttl=self.settings.token_ttl_seconds,
         )
 
     def lives_elsewhere(self, user: User) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -71,24 +71,37 @@ def _user(row: UserRow) -> User:
     )
 
 
-def _device(row: DeviceRow) -> Device:
-    return Device(
-        ref=DeviceRef(row.owner_uid, row.device_id),
-        phonename=row.phonename,
-        key_hash=row.key_hash,
-        streamname=row.streamname,
-        logger_url=row.logger_url,
-        wowza_url=row.wowza_url,
-        cloud_recording_enabled=row.cloud_recording_enabled,
-        app_version=row.app_version,
-        device_type=row.device_type,
-        language=row.language,
-        phoneid=row.phoneid,
-    )
+MAX_LOGIN_SESSIONS_PER_USER = 20
+_DEVICE_COLUMNS = (
+    DeviceRow.owner_uid,
+    DeviceRow.device_id,
+    DeviceRow.phonename,
+    DeviceRow.key_hash,
+    DeviceRow.streamname,
+    DeviceRow.logger_url,
+    DeviceRow.wowza_url,
+    DeviceRow.cloud_recording_enabled,
+    DeviceRow.app_version,
+    DeviceRow.device_type,
+    DeviceRow.language,
+    DeviceRow.phoneid,
+)
+
+
+def _device(row: Sequence[Any]) -> Device:
+    """A `Device` from a row of `_DEVICE_COLUMNS`: thousands at a time, so no ORM objects."""
+    return Device(DeviceRef(row[0], row[1]), *row[2:])
+
+
+def storable(text: str, what: str) -> str:
+    """Text as the store keeps it; PostgreSQL cannot hold a NUL character."""
+    if "\x00" in text:
+        raise BadRequest(f"{what} must not contain a NUL character")
+    return text
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    return storable(email, "email").strip().lower()
 
 
 class AccountStore:
@@ -114,7 +127,7 @@ class AccountStore:
         row = UserRow(
             email=normalize_email(email),
             password_hash=password_hash,
-            alias=alias,
+            alias=storable(alias, "alias"),
             region=region,
             max_age_days=max_age_days,
             max_devices=max_devices,
@@ -152,13 +165,6 @@ class AccountStore:
         async with self._sessions() as session:
             rows = await session.scalars(select(UserRow).order_by(UserRow.uid))
             return [_user(row) for row in rows]
-
-    async def set_password_hash(self, uid: int, password_hash: str) -> None:
-        async with self._sessions() as session:
-            await session.execute(
-                update(UserRow).where(UserRow.uid == uid).values(password_hash=password_hash)
-            )
-            await session.commit()
 
     async def remove_user(self, uid: int) -> None:
         async with self._sessions() as session:
@@ -201,14 +207,17 @@ class AccountStore:
                     f"user {owner_uid} has reached the plan's limit of {owner.max_devices} devices",
                     code="device_limit",
                 )
-            last = await session.scalar(
-                select(func.max(DeviceRow.device_id)).where(DeviceRow.owner_uid == owner_uid)
+            device_id = await session.scalar(
+                update(UserRow)
+                .where(UserRow.uid == owner_uid)
+                .values(last_device_id=UserRow.last_device_id + 1)
+                .returning(UserRow.last_device_id)
             )
-            device_id = (last or 0) + 1
+            assert device_id is not None  # the owner row exists: checked above
             row = DeviceRow(
                 owner_uid=owner_uid,
                 device_id=device_id,
-                phonename=phonename,
+                phonename=storable(phonename, "device name"),
                 key_hash=key_hash,
                 streamname=f"{owner_uid}.{device_id}_{stream_suffix}-nr",
                 logger_url=None,
@@ -225,12 +234,11 @@ class AccountStore:
                 await session.commit()
             except IntegrityError as err:
                 raise Conflict("another device was added at the same moment; retry") from err
-            return _device(row)
+        return await self.require_device(DeviceRef(owner_uid, device_id))
 
     async def device(self, ref: DeviceRef) -> Device | None:
-        async with self._sessions() as session:
-            row = await session.get(DeviceRow, (ref.uid, ref.device_id))
-            return None if row is None else _device(row)
+        found = await self.devices(refs=[ref])
+        return found[0] if found else None
 
     async def require_device(self, ref: DeviceRef) -> Device:
         device = await self.device(ref)
@@ -243,32 +251,28 @@ class AccountStore:
     ) -> list[Device]:
         """Every device of `owners`, plus the single devices `refs`, ordered by uidd."""
         owner_list = sorted(set(owners))
-        ref_list = sorted(set(refs))
         found: dict[DeviceRef, Device] = {}
         async with self._sessions() as session:
             for chunk in _chunks(owner_list, 500):
-                rows = await session.scalars(
-                    select(DeviceRow).where(DeviceRow.owner_uid.in_(chunk))
+                rows = await session.execute(
+                    select(*_DEVICE_COLUMNS).where(DeviceRow.owner_uid.in_(chunk))
                 )
                 found.update((d.ref, d) for d in map(_device, rows))
-            by_owner: dict[int, list[int]] = {}
-            for ref in ref_list:
-                if ref not in found:
-                    by_owner.setdefault(ref.uid, []).append(ref.device_id)
-            for uid, ids in by_owner.items():
-                for id_chunk in _chunks(ids, 500):
-                    rows = await session.scalars(
-                        select(DeviceRow).where(
-                            DeviceRow.owner_uid == uid, DeviceRow.device_id.in_(id_chunk)
-                        )
+            missing = sorted({ref for ref in refs if ref not in found})
+            for ref_chunk in _chunks(missing, 500):
+                pairs = [(ref.uid, ref.device_id) for ref in ref_chunk]
+                rows = await session.execute(
+                    select(*_DEVICE_COLUMNS).where(
+                        tuple_(DeviceRow.owner_uid, DeviceRow.device_id).in_(pairs)
                     )
-                    found.update((d.ref, d) for d in map(_device, rows))
+                )
+                found.update((d.ref, d) for d in map(_device, rows))
         return [found[key] for key in sorted(found)]
 
     async def all_devices(self) -> list[Device]:
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(DeviceRow).order_by(DeviceRow.owner_uid, DeviceRow.device_id)
+            rows = await session.execute(
+                select(*_DEVICE_COLUMNS).order_by(DeviceRow.owner_uid, DeviceRow.device_id)
             )
             return [_device(row) for row in rows]
 
@@ -293,6 +297,9 @@ class AccountStore:
     ) -> Device:
         """Assign another logger and/or live origin; an empty string means the default."""
         values: dict[str, str | None] = {}
+        for url in (logger_url, wowza_url):
+            if url:
+                storable(url, "server URL")
         if logger_url is not None:
             values["logger_url"] = logger_url or None
         if wowza_url is not None:
@@ -392,10 +399,20 @@ class AccountStore:
                     expires_ms=expires_ms,
                 )
             )
-            # Old expired logins of this user go at the same time.
+            # A client that logs in every 15 minutes must not pile up logins: keep the
+            # newest few of each user, and none that expired.
+            await session.flush()
+            keep = (
+                select(LoginSessionRow.id)
+                .where(LoginSessionRow.uid == uid)
+                .order_by(LoginSessionRow.created_ms.desc(), LoginSessionRow.id.desc())
+                .limit(MAX_LOGIN_SESSIONS_PER_USER)
+                .scalar_subquery()
+            )
             await session.execute(
                 delete(LoginSessionRow).where(
-                    LoginSessionRow.uid == uid, LoginSessionRow.expires_ms < now_ms()
+                    LoginSessionRow.uid == uid,
+                    (LoginSessionRow.expires_ms < now_ms()) | LoginSessionRow.id.not_in(keep),
                 )
             )
             await session.commit()

@@ -12,6 +12,8 @@ class Base(DeclarativeBase):
 
 class UserRow(Base):
     __tablename__ = "users"
+    # Never hand a removed user's uid to a new user: its tokens may still be alive.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's hook
 
     uid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -22,6 +24,8 @@ class UserRow(Base):
     max_devices: Mapped[int] = mapped_column(Integer)
     account_type: Mapped[str] = mapped_column(String(32))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Device ids count up per owner and are never reused, like uids.
+    last_device_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 

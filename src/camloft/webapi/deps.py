@@ -13,16 +13,18 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from camloft.config import Settings
+from camloft.errors import Unauthorized
 from camloft.tokens import TokenClaims, verify_token
 
 # Declared so that OpenAPI documents where a token may go.
 _header = APIKeyHeader(
     name="Authorization",
+    scheme_name="ManythingToken",
     auto_error=False,
     description="`ManythingToken <authToken>` as returned by /login",
 )
-_token_query = APIKeyQuery(name="token", auto_error=False)
-_user_token_query = APIKeyQuery(name="userToken", auto_error=False)
+_token_query = APIKeyQuery(name="token", scheme_name="token", auto_error=False)
+_user_token_query = APIKeyQuery(name="userToken", scheme_name="userToken", auto_error=False)
 
 SCHEMES = ("manythingtoken", "bearer")
 
@@ -55,7 +57,14 @@ def find_token(
 def current_claims(
     settings: AppSettings, token: Annotated[str, Depends(find_token)]
 ) -> TokenClaims:
-    return verify_token(settings.secret_bytes(), token)
+    claims = verify_token(settings.secret_bytes(), token)
+    if claims.region != settings.region:
+        # uids are numbered per region: this uid here would be somebody else.
+        raise Unauthorized(
+            f"this token is of region {claims.region!r}; use that region's servers",
+            code="wrong_region",
+        )
+    return claims
 
 
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]

@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("max_devices", sa.Integer(), nullable=False),
         sa.Column("account_type", sa.String(32), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
+        sa.Column("last_device_id", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "devices",
