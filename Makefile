@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/camloft
+	$(BIN)/mypy --strict src/camloft bench
 
 test: lint typecheck
 	$(BIN)/pytest

@@ -1,0 +1,47 @@
+"""`camloft serve --demo`: what `make run` shows a new user, and a restart keeps it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.support import Server, auth_header, camloft_env, login
+
+
+def test_demo_prints_where_and_how_and_survives_a_restart(tmp_path: Path) -> None:
+    env = camloft_env("", None)
+    del env["CAMLOFT_SECRET"]  # demo mode makes and keeps its own
+    server = Server(tmp_path, env, ["--demo"]).start()
+    try:
+        banner = server.log()
+        assert server.url in banner
+        assert "demo@example.com / demo" in banner
+        assert "viewer@example.com / viewer" in banner
+        token = login(server.url, "viewer@example.com", "viewer")
+    finally:
+        server.stop()
+
+    again = Server(tmp_path, env, ["--demo"], port=server.port).start()
+    try:
+        # The same secret: a token from before the restart still works.
+        devices = httpx.get(f"{again.url}/devices", headers=auth_header(token)).json()
+        (group,) = devices["result"].values()
+        assert sorted(d["phonename"] for d in group["devices"].values()) == [
+            "Front Door", "Garage", "Garden"]  # seeded once, not twice
+    finally:
+        again.stop()
+
+
+def test_index_and_health(tmp_path: Path) -> None:
+    server = Server(tmp_path, camloft_env("s" * 40, None)).start()
+    try:
+        assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
+        index = httpx.get(f"{server.url}/").json()
+        assert index["name"] == "camloft" and index["openapi"] == "/openapi.json"
+        # Not a demo: no demo accounts exist.
+        refused = httpx.get(f"{server.url}/login",
+                            params={"email": "demo@example.com", "password": "demo"})
+        assert refused.status_code == 401
+    finally:
+        server.stop()
