@@ -34,7 +34,7 @@ def test_admin_commands_then_serve(database_url: str, tmp_path: Path) -> None:
     listing = {d["uidd"]: d for d in json.loads(admin("device", "list", "--json"))}
     assert listing[uidd.group(1)]["phonename"] == "Shop Floor"
     assert listing[uidd.group(1)]["loggerUrl"] == "https://logger-9.example.com:8443"
-    assert "owner@example.com" in admin("user", "list")
+    assert "owner@example.com" in {u["email"] for u in json.loads(admin("user", "list", "--json"))}
     admin("revoke", "viewer@example.com", owner_uid)
 
     server = Server(tmp_path, env).start()

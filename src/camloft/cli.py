@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -140,25 +140,23 @@ def user_add(
 AsJson = Annotated[bool, typer.Option("--json", help="one JSON list, for scripts")]
 
 
+def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        out.print_json(data=rows)
+        return
+    if not rows:
+        out.print("(none)")
+        return
+    table = Table(*rows[0])
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
 @user_app.command("list")
 def user_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List users."""
-    users = _run_admin(ctx, lambda a: a.store.users())
-    if as_json:
-        out.print_json(data=[user_view(u) for u in users])
-        return
-    table = Table("uid", "email", "alias", "region", "max age", "max devices", "admin")
-    for u in users:
-        table.add_row(
-            str(u.uid),
-            u.email,
-            u.alias,
-            u.region,
-            str(u.max_age_days),
-            str(u.max_devices),
-            "yes" if u.is_admin else "",
-        )
-    out.print(table)
+    _print_rows([user_view(u) for u in _run_admin(ctx, lambda a: a.store.users())], as_json)
 
 
 @user_app.command("remove")
@@ -179,21 +177,9 @@ def device_add(ctx: typer.Context, owner_email: str, name: str) -> None:
 
 @device_app.command("list")
 def device_list(ctx: typer.Context, as_json: AsJson = False) -> None:
-    """List devices."""
+    """List devices (a null logger or live origin URL means the deployment's default)."""
     devices = _run_admin(ctx, lambda a: a.store.all_devices())
-    if as_json:
-        out.print_json(data=[device_view(d) for d in devices])
-        return
-    table = Table("uidd", "name", "streamname", "logger", "live origin")
-    for d in devices:
-        table.add_row(
-            str(d.ref),
-            d.phonename,
-            d.streamname,
-            d.logger_url or "(default)",
-            d.wowza_url or "(default)",
-        )
-    out.print(table)
+    _print_rows([device_view(d) for d in devices], as_json)
 
 
 @device_app.command("remove")

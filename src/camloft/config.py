@@ -42,7 +42,9 @@ class Settings(BaseModel):
     login_failures_per_account: int = Field(5, ge=1, le=1000)
     login_failures_per_address: int = Field(20, ge=1, le=100_000)
     login_lockout_max_seconds: int = Field(60, ge=1, le=3600)
-    trust_forwarded_for: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated
+    # IPs or networks); the client is the rightmost address no trusted proxy added.
+    trusted_proxies: str | None = Field(None, max_length=2000)
     log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
 
     @model_validator(mode="after")

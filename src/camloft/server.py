@@ -88,8 +88,8 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        proxy_headers=settings.trust_forwarded_for,
-        forwarded_allow_ips="*" if settings.trust_forwarded_for else None,
+        proxy_headers=settings.trusted_proxies is not None,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
     logs.configure(settings.log_level)  # after uvicorn.Config, which set up its own loggers
     uvicorn.Server(config).run()

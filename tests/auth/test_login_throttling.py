@@ -88,3 +88,28 @@ def test_own_login_does_not_reset_the_address_count(strict: Deployment) -> None:
         params = {"email": "victim-last@example.com", "password": WRONG}
         assert client.get("/login", params=params).status_code == 401  # the 50th failure
         assert client.get("/login", params=params).status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_proxys_client(
+    backend: str, tmp_path: Path
+) -> None:
+    """The client cannot pick its throttle key by prepending to X-Forwarded-For."""
+    deployed, db_name = start_deployment(
+        backend, tmp_path, args=(), trusted_proxies="127.0.0.1",
+        login_failures_per_address="3", login_lockout_max_seconds="30",
+    )
+    try:
+        with httpx.Client(base_url=deployed.url) as client:
+            for n in range(3):
+                spoofed = {"X-Forwarded-For": f"10.0.0.{n}, 203.0.113.7"}
+                params = {"email": f"v{n}@example.com", "password": WRONG}
+                assert client.get("/login", params=params, headers=spoofed).status_code == 401
+            fourth = client.get("/login", params={"email": "v9@example.com", "password": WRONG},
+                                headers={"X-Forwarded-For": "10.0.0.99, 203.0.113.7"})
+            assert fourth.status_code == 429
+            other = client.get("/login", params={"email": "v9@example.com", "password": WRONG},
+                               headers={"X-Forwarded-For": "198.51.100.1"})
+            assert other.status_code == 401
+    finally:
+        deployed.server.stop()
+        drop_database(db_name)
