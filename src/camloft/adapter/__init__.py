@@ -1,0 +1,1 @@
+"""The camera adapter: reads cameras, cuts segments without transcoding, uploads them."""

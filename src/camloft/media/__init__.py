@@ -1,0 +1,1 @@
+"""Media handling with PyAV: segments, segmenting without transcoding, synthetic video."""
