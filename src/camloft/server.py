@@ -21,8 +21,11 @@ from camloft.auth.passwords import Passwords
 from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
 from camloft.config import Settings, require_secret
+from camloft.logger import link
 from camloft.store.accounts import AccountStore
+from camloft.store.blobs import FileBlobStore
 from camloft.store.db import create_engine, migrate
+from camloft.store.recordings import RecordingStore
 from camloft.webapi.errors import install_error_handlers
 
 
@@ -45,6 +48,9 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 passwords,
                 LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
             )
+            app.state.ingest = link.Ingest(
+                link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
+            )
             if settings.demo:
                 await demo.seed(admin)
             if on_ready is not None:
@@ -62,6 +68,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     install_error_handlers(app)
     app.include_router(auth_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(link.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:

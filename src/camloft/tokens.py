@@ -45,6 +45,11 @@ class TokenClaims:
         return self.issued + self.ttl
 
 
+def sha256_hex(text: str) -> str:
+    """How long random credentials (device keys, login secrets) are stored: hashed."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 

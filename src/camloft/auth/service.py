@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -16,13 +15,9 @@ from camloft.config import Settings
 from camloft.errors import Unauthorized
 from camloft.ids import DeviceRef
 from camloft.store.accounts import AccountStore, Device, User
-from camloft.tokens import issue_token
+from camloft.tokens import issue_token, sha256_hex
 
 WEB_LOGIN_SEPARATOR = "."
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

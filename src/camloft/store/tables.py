@@ -74,3 +74,17 @@ class LoginSessionRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SegmentRow(Base):
+    """One stored MPEG-TS segment of a device; the bytes live in the blob store."""
+
+    __tablename__ = "segments"
+
+    owner_uid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    blob_key: Mapped[str] = mapped_column(String(200))
+    received_ms: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,109 @@
+"""Uploads a camera's spooled segments to its logger, in order, until confirmed.
+
+One named thread per camera. A segment leaves the spool only after the logger
+answered 2xx (201 stored, or 200 when it had it already: uploads are
+idempotent, so a retry after a lost answer is harmless). While the logger is
+unreachable or failing (5xx), the thread waits with backoff and tries again;
+a segment the logger refuses as malformed (other 4xx) is set aside, not
+deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import httpx
+
+from camloft.adapter.spool import Spool, Spooled
+from camloft.ids import DeviceRef
+
+log = logging.getLogger("camloft.adapter.uploader")
+MAX_BACKOFF_SECONDS = 10.0
+RETRY_STATUSES = frozenset({401, 403, 404, 408, 429})
+
+
+class Uploader:
+    def __init__(
+        self,
+        device: DeviceRef,
+        key: str,
+        logger_url: str,
+        spool: Spool,
+        *,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.device = device
+        self.spool = spool
+        self._url = f"{logger_url.rstrip('/')}/adapter/v1/segments/{device}"
+        self._client = httpx.Client(
+            timeout=timeout_s,
+            headers={"Authorization": f"CamloftDevice {key}", "Content-Type": "video/mp2t"},
+        )
+        self._thread: threading.Thread | None = None
+        self.uploaded = 0
+
+    def start(self, stop: threading.Event) -> None:
+        self._thread = threading.Thread(
+            target=self.run, args=(stop,), name=f"uploader-{self.device}", daemon=True
+        )
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                self.spool.changed.clear()
+                pending = self.spool.pending()
+                if not pending:
+                    self.spool.changed.wait(1.0)
+                    continue
+                for item in pending:
+                    if stop.is_set():
+                        return
+                    if not self._upload(item):
+                        stop.wait(backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                        break
+                    backoff = 0.5
+        finally:
+            self._client.close()
+
+    def _upload(self, item: Spooled) -> bool:
+        """True when the segment is settled (stored or set aside); False to retry later."""
+        try:
+            data = item.read()
+        except FileNotFoundError:
+            return True  # settled by an earlier pass
+        try:
+            response = self._client.put(
+                f"{self._url}/{item.start_ms}",
+                params={"duration_ms": item.duration_ms},
+                content=data,
+            )
+        except httpx.HTTPError as err:
+            log.warning("logger unreachable for %s: %s", self.device, err)
+            return False
+        if response.is_success:
+            self.spool.done(item)
+            self.uploaded += 1
+            return True
+        if response.status_code >= 500 or response.status_code in RETRY_STATUSES:
+            # A wrong key or a device moved away is fixed by configuration, not by
+            # dropping video: keep the segment and keep trying.
+            log.warning("logger answered %d for %s: %s; retrying", response.status_code,
+                        self.device, response.text[:200])
+            return False
+        log.error(
+            "logger refused segment %s of %s: %d %s; set aside in the spool",
+            item.start_ms,
+            self.device,
+            response.status_code,
+            response.text[:200],
+        )
+        self.spool.reject(item)
+        return True

@@ -1,0 +1,1 @@
+"""The logger role: recorded segments and events, camera tasks, status, realtime."""

@@ -1,0 +1,136 @@
+"""The logger's side of the adapter link: device keys and segment ingest.
+
+An adapter authenticates every call with its device's key (printed once by
+`camloft admin device add`) as `Authorization: CamloftDevice <key>`. Uploads
+are idempotent: the same segment twice is stored once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from camloft.errors import BadRequest, Unauthorized
+from camloft.ids import DeviceRef
+from camloft.store.accounts import AccountStore
+from camloft.store.blobs import BlobStore
+from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
+from camloft.tokens import sha256_hex
+
+DEVICE_SCHEME = "camloftdevice"
+MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+MAX_SEGMENT_MS = 60_000
+TS_PACKET = 188
+KEY_CACHE_SECONDS = 60.0
+
+router = APIRouter(tags=["adapter link"])
+
+
+class DeviceKeys:
+    """Checks device keys against the account store, remembering answers for a minute."""
+
+    def __init__(self, accounts: AccountStore) -> None:
+        self._accounts = accounts
+        self._known: dict[DeviceRef, tuple[str, float]] = {}
+
+    async def verify(self, device: DeviceRef, key: str) -> None:
+        digest = sha256_hex(key)
+        cached = self._known.get(device)
+        if cached is None or time.monotonic() - cached[1] > KEY_CACHE_SECONDS:
+            found = await self._accounts.device(device)
+            if found is None:
+                self._known.pop(device, None)
+                raise Unauthorized(f"no device {device}", code="invalid_device_key")
+            cached = (found.key_hash, time.monotonic())
+            self._known[device] = cached
+        if not hmac.compare_digest(cached[0], digest):
+            raise Unauthorized(f"wrong key for device {device}", code="invalid_device_key")
+
+
+class Ingest:
+    def __init__(self, keys: DeviceKeys, recordings: RecordingStore, blobs: BlobStore) -> None:
+        self.keys = keys
+        self.recordings = recordings
+        self.blobs = blobs
+
+    async def store_segment(
+        self, device: DeviceRef, start_ms: int, duration_ms: int, data: bytes
+    ) -> bool:
+        """Store and index one segment; False when it was stored before."""
+        if not data or len(data) % TS_PACKET or data[0] != 0x47:
+            raise BadRequest("the body is not an MPEG-TS segment", code="not_mpegts")
+        if await self.recordings.segment(device, start_ms) is not None:
+            return False
+        key = segment_key(device, start_ms)
+        # Bytes first, index second: an indexed segment is always whole on disk.
+        await self.blobs.put(key, data)
+        return await self.recordings.add_segment(
+            StoredSegment(device, start_ms, duration_ms, len(data), key)
+        )
+
+
+def ingest_of(request: Request) -> Ingest:
+    ingest: Ingest = request.app.state.ingest
+    return ingest
+
+
+async def authenticated_device(
+    request: Request,
+    uidd: str,
+    authorization: Annotated[str | None, Header()] = None,
+) -> DeviceRef:
+    device = DeviceRef.parse(uidd)
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    if scheme.lower() != DEVICE_SCHEME or not key.strip():
+        raise Unauthorized(
+            "send the device key as 'Authorization: CamloftDevice <key>'", code="missing_device_key"
+        )
+    await ingest_of(request).keys.verify(device, key.strip()[:200])
+    return device
+
+
+AuthenticatedDevice = Annotated[DeviceRef, Depends(authenticated_device)]
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_SEGMENT_BYTES:
+        raise BadRequest(f"a segment is at most {MAX_SEGMENT_BYTES} bytes", code="too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_SEGMENT_BYTES:
+            raise BadRequest(f"a segment is at most {MAX_SEGMENT_BYTES} bytes", code="too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.put(
+    "/adapter/v1/segments/{uidd}/{start_ms}",
+    summary="Upload one recorded MPEG-TS segment (adapters only)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"video/mp2t": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def put_segment(
+    request: Request,
+    device: AuthenticatedDevice,
+    start_ms: int,
+    duration_ms: Annotated[int, Query(ge=1, le=MAX_SEGMENT_MS)],
+) -> JSONResponse:
+    if not 0 < start_ms < 2**53:
+        raise BadRequest("start_ms must be a positive time in milliseconds")
+    stored = await ingest_of(request).store_segment(
+        device, start_ms, duration_ms, await _body(request)
+    )
+    return JSONResponse(
+        {"result": "stored" if stored else "exists"}, status_code=201 if stored else 200
+    )

@@ -1,0 +1,83 @@
+"""Segment ingest from adapters: device keys, idempotent uploads, atomic storage."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Deployment
+from tests.mediafiles import make_ts
+from tests.support import auth_header
+
+
+@pytest.fixture(scope="module")
+def segment() -> bytes:
+    return make_ts(2.0)
+
+
+def new_camera(deployment: Deployment) -> tuple[str, str]:
+    owner = deployment.new_user()
+    response = httpx.post(f"{deployment.url}/admin/devices", headers=auth_header(
+        deployment.admin_token), json={"owner": owner["email"], "name": "Cam"})
+    result = response.json()["result"]
+    return result["uidd"], result["deviceKey"]
+
+
+def put(deployment: Deployment, uidd: str, start: int, body: bytes, key: str | None,
+        duration: int = 2000) -> httpx.Response:
+    headers = {"Authorization": f"CamloftDevice {key}"} if key else {}
+    return httpx.put(f"{deployment.url}/adapter/v1/segments/{uidd}/{start}",
+                     params={"duration_ms": duration}, content=body, headers=headers)
+
+
+def test_upload_is_stored_once(deployment: Deployment, segment: bytes) -> None:
+    uidd, key = new_camera(deployment)
+    start = int(time.time() * 1000)
+    first = put(deployment, uidd, start, segment, key)
+    assert first.status_code == 201 and first.json() == {"result": "stored"}
+    again = put(deployment, uidd, start, segment, key)
+    assert again.status_code == 200 and again.json() == {"result": "exists"}
+    owner, device = uidd.split(".")
+    stored = list(Path(deployment.server.data_dir, "video", owner, device).rglob("*.ts"))
+    assert len(stored) == 1 and stored[0].read_bytes() == segment
+    assert not list(Path(deployment.server.data_dir, "video").rglob("*.tmp"))
+
+
+def test_keys_are_checked(deployment: Deployment, segment: bytes) -> None:
+    uidd, key = new_camera(deployment)
+    _, other_key = new_camera(deployment)
+    start = int(time.time() * 1000)
+    assert put(deployment, uidd, start, segment, None).json()["error"] == "missing_device_key"
+    assert put(deployment, uidd, start, segment, "guess").status_code == 401
+    assert put(deployment, uidd, start, segment, other_key).status_code == 401
+    assert put(deployment, "999999.1", start, segment, key).status_code == 401
+    user_token = httpx.get(f"{deployment.url}/login", params={
+        "email": "demo@example.com", "password": "demo"}).json()["result"]["authToken"]
+    assert httpx.put(f"{deployment.url}/adapter/v1/segments/{uidd}/{start}",
+                     params={"duration_ms": 2000}, content=segment,
+                     headers=auth_header(user_token)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("uidd_ok", "start", "duration", "body", "status"),
+    [
+        (True, 1_800_000_000_000, 2000, b"not video", 400),
+        (True, 1_800_000_000_000, 2000, b"", 400),
+        (True, 1_800_000_000_000, 2000, b"\x47" * 187, 400),
+        (True, 1_800_000_000_000, 0, None, 400),
+        (True, 1_800_000_000_000, 600_000, None, 400),
+        (True, 2**60, 2000, None, 400),
+        (True, -5, 2000, None, 400),
+        (False, 1_800_000_000_000, 2000, None, 400),
+    ],
+)
+def test_bad_uploads_are_4xx(deployment: Deployment, segment: bytes, uidd_ok: bool,
+                             start: int, duration: int, body: bytes | None, status: int) -> None:
+    uidd, key = new_camera(deployment)
+    response = put(deployment, uidd if uidd_ok else "1.x", start,
+                   segment if body is None else body, key, duration)
+    assert response.status_code == status, response.text
+    assert "error" in response.json()
