@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from camloft.store.db import create_engine, migrate
+from camloft.store.db import MIGRATIONS, create_engine, migrate
 from camloft.store.tables import Base
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +26,7 @@ async def test_migrations_match_the_models_and_rerun_cleanly(database_url: str) 
         async with engine.connect() as connection:
             assert await connection.run_sync(_differences) == []
             version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "0001"
+            assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
     finally:
         await engine.dispose()
 
