@@ -36,6 +36,7 @@ class EventRecord:
     aud: int | None
     rom: bool
     recording: bool  # True until the recording tail has run out
+    tz: float = 0.0  # the camera's offset from UTC in hours, for showing local time
 
     def check(self) -> EventRecord:
         """Refuse values no adapter can honestly send."""
@@ -47,6 +48,8 @@ class EventRecord:
             raise BadRequest("a finished event's play-out cannot end after its recording")
         if max(self.end, self.endt) - self.startt > 86_400_000:
             raise BadRequest("an event lasts at most a day")
+        if not -14 <= self.tz <= 14:
+            raise BadRequest("tz is an offset from UTC in hours, -14 to 14")
         for magnitude in (self.smx, self.aud):
             if magnitude is not None and not 0 <= magnitude <= MAX_MAGNITUDE:
                 raise BadRequest(f"magnitudes run from 0 to {MAX_MAGNITUDE}")

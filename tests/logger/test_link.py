@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -81,3 +84,60 @@ def test_bad_uploads_are_4xx(deployment: Deployment, segment: bytes, uidd_ok: bo
                    segment if body is None else body, key, duration)
     assert response.status_code == status, response.text
     assert "error" in response.json()
+
+
+def put_event(deployment: Deployment, uidd: str, key: str, **fields: object) -> httpx.Response:
+    body = {"id": 1_800_000_000, "startt": 1_800_000_000_000, "endt": 1_800_000_004_000,
+            "end": 1_800_000_009_000, "type": "motion", "smx": 5, "aud": None, "rom": True,
+            "recording": True, "tz": 1} | fields
+    return httpx.put(f"{deployment.url}/adapter/v1/events/{uidd}", json=body,
+                     headers={"Authorization": f"CamloftDevice {key}"})
+
+
+def events_on_disk(deployment: Deployment, uidd: str) -> list[tuple[object, ...]]:
+    """The events table as the logger stored it (read-only, by the test)."""
+    owner, device = map(int, uidd.split("."))
+    if deployment.server.env.get("CAMLOFT_DATABASE_URL", "").startswith("postgresql"):
+
+        async def fetch() -> list[tuple[object, ...]]:
+            url = deployment.server.env["CAMLOFT_DATABASE_URL"].replace("+asyncpg", "")
+            connection = await asyncpg.connect(url)
+            try:
+                rows = await connection.fetch(
+                    "SELECT id, endt, end_ms, smx, recording FROM events "
+                    "WHERE owner_uid = $1 AND device_id = $2 ORDER BY id", owner, device)
+                return [tuple(r) for r in rows]
+            finally:
+                await connection.close()
+
+        return asyncio.run(fetch())
+    with sqlite3.connect(Path(deployment.server.data_dir, "camloft.db")) as db:
+        return db.execute(
+            "SELECT id, endt, end_ms, smx, recording FROM events WHERE owner_uid = ? "
+            "AND device_id = ? ORDER BY id", (owner, device)).fetchall()
+
+
+def test_event_updates_move_forward_only(deployment: Deployment) -> None:
+    uidd, key = new_camera(deployment)
+    assert put_event(deployment, uidd, key).status_code == 201
+    assert put_event(deployment, uidd, key, endt=1_800_000_010_000, smx=9).status_code == 200
+    final = put_event(deployment, uidd, key, endt=1_800_000_030_000, end=1_800_000_015_000,
+                      smx=9, recording=False)
+    assert final.status_code == 200
+    # A retried, older copy arrives late: it must not reopen the finished event.
+    put_event(deployment, uidd, key, endt=1_800_000_010_000)
+    rows = events_on_disk(deployment, uidd)
+    assert [tuple(row) for row in rows] == [
+        (1_800_000_000, 1_800_000_030_000, 1_800_000_015_000, 9, False)]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"id": 5}, {"type": "earthquake"}, {"smx": 11}, {"end": 1}, {"tz": 30},
+     {"recording": False, "end": 1_800_000_009_000, "endt": 1_800_000_004_000},
+     {"startt": "soon"}],
+)
+def test_bad_events_are_400(deployment: Deployment, fields: dict[str, object]) -> None:
+    uidd, key = new_camera(deployment)
+    response = put_event(deployment, uidd, key, **fields)
+    assert response.status_code == 400, response.text

@@ -1,34 +1,45 @@
-"""The adapter's on-disk queue of finished segments, waiting for upload.
+"""The adapter's on-disk queue of what the logger has not confirmed yet.
 
 Every finished segment is written here first (atomically: a temporary file
-flushed to disk, then renamed), and leaves only once the logger has
-confirmed it. So neither a logger that is away nor an adapter that is killed
-loses a finished segment; on restart the queue is uploaded in order.
+flushed to disk, then renamed), and leaves only once the logger has confirmed
+it; so neither a logger that is away nor an adapter that is killed loses a
+finished segment, and on restart the queue is uploaded in order. Event
+updates wait here too, one file per event holding its newest state.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from camloft.events import EventRecord
 from camloft.media.segment import Segment
 
-_NAME = re.compile(r"(\d{15})_(\d{1,6})\.ts")
+_SEGMENT = re.compile(r"(\d{15})_(\d{1,6})\.ts")
+_EVENT = re.compile(r"(\d{15})_event\.json")
 REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Spooled:
     start_ms: int
+    kind: str  # "event" sorts before "segment": an event is announced before its video
     duration_ms: int
     path: Path
 
-    def read(self) -> bytes:
-        return self.path.read_bytes()
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 class Spool:
@@ -41,40 +52,57 @@ class Spool:
 
     def add(self, segment: Segment) -> Spooled:
         path = self.folder / f"{segment.start_ms:015d}_{segment.duration_ms}.ts"
-        temporary = self.folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        with temporary.open("wb") as handle:
-            handle.write(segment.data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        _write_atomically(path, segment.data)
         self.changed.set()
-        return Spooled(segment.start_ms, segment.duration_ms, path)
+        return Spooled(segment.start_ms, "segment", segment.duration_ms, path)
+
+    def put_event(self, record: EventRecord) -> None:
+        """Queue the event's newest state (replacing an older one still waiting)."""
+        body = asdict(record) | {"type": record.type.value}
+        _write_atomically(
+            self.folder / f"{record.startt:015d}_event.json", json.dumps(body).encode()
+        )
+        self.changed.set()
 
     def pending(self) -> list[Spooled]:
-        """Queued segments, oldest first (temporary files of a crash are not segments)."""
+        """Queued items, oldest first (temporary files of a crash are not items)."""
         found = []
         for path in self.folder.iterdir():
-            match = _NAME.fullmatch(path.name)
-            if match:
-                found.append(Spooled(int(match[1]), int(match[2]), path))
+            if match := _SEGMENT.fullmatch(path.name):
+                found.append(Spooled(int(match[1]), "segment", int(match[2]), path))
+            elif match := _EVENT.fullmatch(path.name):
+                found.append(Spooled(int(match[1]), "event", 0, path))
         return sorted(found)
 
-    def done(self, item: Spooled) -> None:
-        item.path.unlink(missing_ok=True)
+    def read(self, item: Spooled) -> tuple[bytes, int]:
+        """The item's bytes and the identity of the file they came from."""
+        with item.path.open("rb") as handle:
+            return handle.read(), os.fstat(handle.fileno()).st_ino
+
+    def done(self, item: Spooled, identity: int) -> None:
+        """Remove a confirmed item, unless a newer version replaced it meanwhile."""
+        try:
+            if item.path.stat().st_ino == identity:
+                item.path.unlink()
+        except FileNotFoundError:
+            pass
 
     def reject(self, item: Spooled) -> None:
-        """Set aside a segment the logger refused for good; kept, never deleted on a guess."""
+        """Set aside an item the logger refused for good; kept, never deleted on a guess."""
         rejected = self.folder / REJECTED
         rejected.mkdir(exist_ok=True)
         os.replace(item.path, rejected / item.path.name)
 
     def backlog(self) -> tuple[float, float]:
         """(megabytes, seconds of video) waiting: the reference's queue_mb and queue_sec."""
-        items = self.pending()
         size = 0
-        for item in items:
+        seconds = 0.0
+        for item in self.pending():
+            if item.kind != "segment":
+                continue
             try:
                 size += item.path.stat().st_size
             except FileNotFoundError:
                 continue
-        return size / 1_000_000, sum(item.duration_ms for item in items) / 1000
+            seconds += item.duration_ms / 1000
+        return size / 1_000_000, seconds

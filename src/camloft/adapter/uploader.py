@@ -35,10 +35,9 @@ class Uploader:
     ) -> None:
         self.device = device
         self.spool = spool
-        self._url = f"{logger_url.rstrip('/')}/adapter/v1/segments/{device}"
+        self._base = f"{logger_url.rstrip('/')}/adapter/v1"
         self._client = httpx.Client(
-            timeout=timeout_s,
-            headers={"Authorization": f"CamloftDevice {key}", "Content-Type": "video/mp2t"},
+            timeout=timeout_s, headers={"Authorization": f"CamloftDevice {key}"}
         )
         self._thread: threading.Thread | None = None
         self.uploaded = 0
@@ -76,27 +75,39 @@ class Uploader:
     def _upload(self, item: Spooled) -> bool:
         """True when the segment is settled (stored or set aside); False to retry later."""
         try:
-            data = item.read()
+            data, identity = self.spool.read(item)
         except FileNotFoundError:
             return True  # settled by an earlier pass
         try:
-            response = self._client.put(
-                f"{self._url}/{item.start_ms}",
-                params={"duration_ms": item.duration_ms},
-                content=data,
-            )
+            if item.kind == "segment":
+                response = self._client.put(
+                    f"{self._base}/segments/{self.device}/{item.start_ms}",
+                    params={"duration_ms": item.duration_ms},
+                    content=data,
+                    headers={"Content-Type": "video/mp2t"},
+                )
+            else:
+                response = self._client.put(
+                    f"{self._base}/events/{self.device}",
+                    content=data,
+                    headers={"Content-Type": "application/json"},
+                )
         except httpx.HTTPError as err:
             log.warning("logger unreachable for %s: %s", self.device, err)
             return False
         if response.is_success:
-            self.spool.done(item)
+            self.spool.done(item, identity)
             self.uploaded += 1
             return True
         if response.status_code >= 500 or response.status_code in RETRY_STATUSES:
             # A wrong key or a device moved away is fixed by configuration, not by
             # dropping video: keep the segment and keep trying.
-            log.warning("logger answered %d for %s: %s; retrying", response.status_code,
-                        self.device, response.text[:200])
+            log.warning(
+                "logger answered %d for %s: %s; retrying",
+                response.status_code,
+                self.device,
+                response.text[:200],
+            )
             return False
         log.error(
             "logger refused segment %s of %s: %d %s; set aside in the spool",

@@ -13,8 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from camloft.errors import BadRequest, Unauthorized
+from camloft.events import MAX_MAGNITUDE, EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import BlobStore
@@ -133,4 +135,28 @@ async def put_segment(
     )
     return JSONResponse(
         {"result": "stored" if stored else "exists"}, status_code=201 if stored else 200
+    )
+
+
+class EventBody(BaseModel):
+    """An event's newest state, as the adapter's recorder sees it."""
+
+    id: int = Field(ge=1, lt=2**43)
+    startt: int = Field(ge=1, lt=2**53)
+    endt: int = Field(ge=1, lt=2**53)
+    end: int = Field(ge=1, lt=2**53)
+    type: EventType
+    smx: int | None = Field(None, ge=0, le=MAX_MAGNITUDE)
+    aud: int | None = Field(None, ge=0, le=MAX_MAGNITUDE)
+    rom: bool
+    recording: bool
+    tz: float = Field(0.0, ge=-14, le=14)
+
+
+@router.put("/adapter/v1/events/{uidd}", summary="Report an event's state (adapters only)")
+async def put_event(request: Request, device: AuthenticatedDevice, body: EventBody) -> JSONResponse:
+    record = EventRecord(**body.model_dump()).check()
+    created = await ingest_of(request).recordings.put_event(device, record)
+    return JSONResponse(
+        {"result": "created" if created else "updated"}, status_code=201 if created else 200
     )

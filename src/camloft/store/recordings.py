@@ -1,4 +1,4 @@
-"""The logger's index of recorded segments, by device and time."""
+"""The logger's records of recorded video: segments and events, by device and time."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from camloft.events import EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.store.accounts import now_ms
-from camloft.store.tables import SegmentRow
+from camloft.store.tables import EventRow, SegmentRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,82 @@ class RecordingStore:
                 .order_by(SegmentRow.start_ms)
             )
             return [s for s in map(_stored, rows) if s.end_ms > start_ms]
+
+    async def put_event(self, device: DeviceRef, record: EventRecord) -> bool:
+        """Record an event's newest state; True when the event is new.
+
+        An update never moves an event backwards: a late, older copy of a
+        finished event (a retried upload) cannot reopen it.
+        """
+        async with self._sessions() as session:
+            row = await session.get(EventRow, (device.uid, device.device_id, record.id))
+            if row is None:
+                session.add(
+                    EventRow(
+                        owner_uid=device.uid,
+                        device_id=device.device_id,
+                        id=record.id,
+                        updated_ms=now_ms(),
+                        **_event_columns(record),
+                    )
+                )
+                try:
+                    await session.commit()
+                except IntegrityError:
+                    return False  # the same event arrived twice at once: one row
+                return True
+            if not row.recording and record.recording:
+                return False
+            if record.endt >= row.endt or not record.recording:
+                for name, value in _event_columns(record).items():
+                    setattr(row, name, value)
+                row.updated_ms = now_ms()
+                await session.commit()
+            return False
+
+    async def event(self, device: DeviceRef, event_id: int) -> EventRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(EventRow, (device.uid, device.device_id, event_id))
+            return None if row is None else _event(row)
+
+    async def events(self, device: DeviceRef) -> list[EventRecord]:
+        """Every event of `device`, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(EventRow)
+                .where(EventRow.owner_uid == device.uid, EventRow.device_id == device.device_id)
+                .order_by(EventRow.id.desc())
+            )
+            return [_event(row) for row in rows]
+
+
+def _event_columns(record: EventRecord) -> dict[str, object]:
+    return {
+        "startt": record.startt,
+        "endt": record.endt,
+        "end_ms": record.end,
+        "type": record.type.value,
+        "smx": record.smx,
+        "aud": record.aud,
+        "rom": record.rom,
+        "recording": record.recording,
+        "tz": record.tz,
+    }
+
+
+def _event(row: EventRow) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        startt=row.startt,
+        endt=row.endt,
+        end=row.end_ms,
+        type=EventType(row.type),
+        smx=row.smx,
+        aud=row.aud,
+        rom=row.rom,
+        recording=row.recording,
+        tz=row.tz,
+    )
 
 
 def _stored(row: SegmentRow) -> StoredSegment:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -88,3 +88,23 @@ class SegmentRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     blob_key: Mapped[str] = mapped_column(String(200))
     received_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """One event (alert) of a device; `id` is its start second."""
+
+    __tablename__ = "events"
+
+    owner_uid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    startt: Mapped[int] = mapped_column(BigInteger)
+    endt: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(16))
+    smx: Mapped[int | None] = mapped_column(Integer)
+    aud: Mapped[int | None] = mapped_column(Integer)
+    rom: Mapped[bool] = mapped_column(Boolean)
+    recording: Mapped[bool] = mapped_column(Boolean)
+    tz: Mapped[float] = mapped_column(Float)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
