@@ -22,6 +22,8 @@ from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
 from camloft.config import Settings, require_secret
 from camloft.logger import link
+from camloft.logger import routes as logger_routes
+from camloft.logger.cameras import CameraLinks
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import FileBlobStore
 from camloft.store.db import create_engine, migrate
@@ -48,6 +50,8 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 passwords,
                 LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
             )
+            app.state.accounts = store
+            app.state.camera_links = CameraLinks()
             app.state.ingest = link.Ingest(
                 link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
             )
@@ -69,6 +73,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     app.include_router(auth_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(link.router)
+    app.include_router(logger_routes.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:

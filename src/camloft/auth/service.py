@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from camloft.access import AccessMap, Right
+from camloft.access import Right
 from camloft.auth.passwords import Passwords
 from camloft.auth.regions import find_home
 from camloft.auth.throttle import LoginThrottle
@@ -128,12 +128,9 @@ class Authenticator:
 
     # devices
 
-    async def access_map(self, viewer_uid: int) -> AccessMap:
-        return AccessMap(viewer_uid, await self.store.grants_of_viewer(viewer_uid))
-
     async def visible_devices(self, viewer_uid: int, asked: list[DeviceRef] | None) -> Visible:
         """The devices `viewer_uid` may see: all of them, or those of `asked` it may."""
-        access = await self.access_map(viewer_uid)
+        access = await self.store.access_map(viewer_uid)
         if asked is None:
             found = await self.store.devices(
                 owners=access.owners_with_all_devices, refs=access.single_devices

@@ -11,13 +11,14 @@ import hmac
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from camloft.errors import BadRequest, Unauthorized
 from camloft.events import MAX_MAGNITUDE, EventRecord, EventType
 from camloft.ids import DeviceRef
+from camloft.logger.cameras import CameraLinks
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
@@ -75,9 +76,25 @@ class Ingest:
         )
 
 
+def links_of(connection: Request | WebSocket) -> CameraLinks:
+    links: CameraLinks = connection.app.state.camera_links
+    return links
+
+
 def ingest_of(request: Request) -> Ingest:
     ingest: Ingest = request.app.state.ingest
     return ingest
+
+
+async def _device_with_key(keys: DeviceKeys, uidd: str, authorization: str | None) -> DeviceRef:
+    device = DeviceRef.parse(uidd)
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    if scheme.lower() != DEVICE_SCHEME or not key.strip():
+        raise Unauthorized(
+            "send the device key as 'Authorization: CamloftDevice <key>'", code="missing_device_key"
+        )
+    await keys.verify(device, key.strip()[:200])
+    return device
 
 
 async def authenticated_device(
@@ -85,14 +102,7 @@ async def authenticated_device(
     uidd: str,
     authorization: Annotated[str | None, Header()] = None,
 ) -> DeviceRef:
-    device = DeviceRef.parse(uidd)
-    scheme, _, key = (authorization or "").strip().partition(" ")
-    if scheme.lower() != DEVICE_SCHEME or not key.strip():
-        raise Unauthorized(
-            "send the device key as 'Authorization: CamloftDevice <key>'", code="missing_device_key"
-        )
-    await ingest_of(request).keys.verify(device, key.strip()[:200])
-    return device
+    return await _device_with_key(ingest_of(request).keys, uidd, authorization)
 
 
 AuthenticatedDevice = Annotated[DeviceRef, Depends(authenticated_device)]
@@ -160,3 +170,27 @@ async def put_event(request: Request, device: AuthenticatedDevice, body: EventBo
     return JSONResponse(
         {"result": "created" if created else "updated"}, status_code=201 if created else 200
     )
+
+
+@router.websocket("/adapter/v1/link/{uidd}")
+async def link(websocket: WebSocket, uidd: str) -> None:
+    """The adapter's link: tasks go down as `{"type": "task", "action": ...}`, status
+    comes up as `{"type": "status", "status": ..., "queue_mb": ..., ...}`."""
+    keys: DeviceKeys = websocket.app.state.ingest.keys
+    try:
+        device = await _device_with_key(keys, uidd, websocket.headers.get("authorization"))
+    except (BadRequest, Unauthorized) as err:
+        await websocket.close(code=4401, reason=err.message[:120])
+        return
+    await websocket.accept()
+    links = links_of(websocket)
+    links.attach(device, websocket)
+    try:
+        while True:
+            message = await websocket.receive_json()
+            if isinstance(message, dict) and message.get("type") == "status":
+                links.report(device, message)
+    except (WebSocketDisconnect, ValueError):
+        pass
+    finally:
+        links.detach(device, websocket)

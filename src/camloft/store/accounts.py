@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from camloft.access import Grant, Right
+from camloft.access import AccessMap, Grant, Right
 from camloft.errors import BadRequest, Conflict, NotFound
 from camloft.ids import DeviceRef, GrantTarget
 from camloft.store.tables import DeviceRow, GrantRow, LoginSessionRow, UserRow
@@ -318,6 +318,10 @@ class AccountStore:
         return await self.require_device(ref)
 
     # grants
+
+    async def access_map(self, viewer_uid: int) -> AccessMap:
+        """The rights `viewer_uid` holds, for checking many devices at once."""
+        return AccessMap(viewer_uid, await self.grants_of_viewer(viewer_uid))
 
     async def grants_of_viewer(self, viewer_uid: int) -> list[Grant]:
         return await self._grants(GrantRow.viewer_uid == viewer_uid)
