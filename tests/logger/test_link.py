@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import Deployment
 from tests.mediafiles import make_ts
@@ -141,3 +143,28 @@ def test_bad_events_are_400(deployment: Deployment, fields: dict[str, object]) -
     uidd, key = new_camera(deployment)
     response = put_event(deployment, uidd, key, **fields)
     assert response.status_code == 400, response.text
+
+
+def jpeg_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 144), (200, 100, 50)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_images_are_stored_by_kind_and_second(deployment: Deployment) -> None:
+    uidd, key = new_camera(deployment)
+    headers = {"Authorization": f"CamloftDevice {key}"}
+    image = jpeg_bytes()
+    for kind in ("thumb", "still", "alert"):
+        response = httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/{kind}/1800000000123",
+                             content=image, headers=headers)
+        assert response.status_code == 201, response.text
+        owner, device = uidd.split(".")
+        path = Path(deployment.server.data_dir, "images", owner, device, kind, "1800000000.jpg")
+        assert path.read_bytes() == image
+    bad_kind = httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/selfie/1800000000123",
+                         content=image, headers=headers)
+    assert bad_kind.status_code == 400
+    not_jpeg = httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/thumb/1800000000123",
+                         content=b"GIF89a", headers=headers)
+    assert not_jpeg.status_code == 400 and not_jpeg.json()["error"] == "not_jpeg"

@@ -22,6 +22,8 @@ from camloft.media.segment import Segment
 
 _SEGMENT = re.compile(r"(\d{15})_(\d{1,6})\.ts")
 _EVENT = re.compile(r"(\d{15})_event\.json")
+_IMAGE = re.compile(r"(\d{15})_(thumb|still|alert)\.jpg")
+IMAGE_KINDS = ("thumb", "still", "alert")
 REJECTED = "rejected"
 
 
@@ -31,6 +33,7 @@ class Spooled:
     kind: str  # "event" sorts before "segment": an event is announced before its video
     duration_ms: int
     path: Path
+    image: str = ""  # for kind "image": thumb, still or alert (an event's thumb)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -64,6 +67,14 @@ class Spool:
         )
         self.changed.set()
 
+    def put_image(self, image: str, at_ms: int, jpeg: bytes) -> None:
+        """Queue a JPEG: a `thumb` or `still` taken at `at_ms`, or the `alert` thumb of
+        the event starting at `at_ms`."""
+        if image not in IMAGE_KINDS:
+            raise ValueError(f"unknown image kind {image!r}")
+        _write_atomically(self.folder / f"{at_ms:015d}_{image}.jpg", jpeg)
+        self.changed.set()
+
     def pending(self) -> list[Spooled]:
         """Queued items, oldest first (temporary files of a crash are not items)."""
         found = []
@@ -72,6 +83,8 @@ class Spool:
                 found.append(Spooled(int(match[1]), "segment", int(match[2]), path))
             elif match := _EVENT.fullmatch(path.name):
                 found.append(Spooled(int(match[1]), "event", 0, path))
+            elif match := _IMAGE.fullmatch(path.name):
+                found.append(Spooled(int(match[1]), "image", 0, path, match[2]))
         return sorted(found)
 
     def read(self, item: Spooled) -> tuple[bytes, int]:

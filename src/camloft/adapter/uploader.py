@@ -86,6 +86,12 @@ class Uploader:
                     content=data,
                     headers={"Content-Type": "video/mp2t"},
                 )
+            elif item.kind == "image":
+                response = self._client.put(
+                    f"{self._base}/images/{self.device}/{item.image}/{item.start_ms}",
+                    content=data,
+                    headers={"Content-Type": "image/jpeg"},
+                )
             else:
                 response = self._client.put(
                     f"{self._base}/events/{self.device}",

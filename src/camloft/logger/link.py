@@ -172,6 +172,45 @@ async def put_event(request: Request, device: AuthenticatedDevice, body: EventBo
     )
 
 
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+IMAGE_KINDS = ("thumb", "still", "alert")
+
+
+def image_key(device: DeviceRef, kind: str, name: int) -> str:
+    """Thumbs and stills by their second (as /getthumb asks), event thumbs by event id."""
+    return f"images/{device.uid}/{device.device_id}/{kind}/{name}.jpg"
+
+
+@router.put(
+    "/adapter/v1/images/{uidd}/{kind}/{at_ms}",
+    summary="Upload a thumb, a still or an event's thumb (adapters only)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def put_image(
+    request: Request, device: AuthenticatedDevice, kind: str, at_ms: int
+) -> JSONResponse:
+    if kind not in IMAGE_KINDS:
+        raise BadRequest(f"image kind is one of {', '.join(IMAGE_KINDS)}")
+    if not 0 < at_ms < 2**53:
+        raise BadRequest("at_ms must be a positive time in milliseconds")
+    data = await request.body()
+    if not data.startswith(b"\xff\xd8") or len(data) > MAX_IMAGE_BYTES:
+        raise BadRequest("the body is not a JPEG image of at most 4 MiB", code="not_jpeg")
+    seconds = at_ms // 1000
+    await ingest_of(request).blobs.put(image_key(device, kind, seconds), data)
+    state = links_of(request).state(device)
+    if kind == "thumb":
+        state.lastthumb = max(state.lastthumb or 0, seconds)
+    elif kind == "still":
+        state.laststill = max(state.laststill or 0, seconds)
+    return JSONResponse({"result": "stored"}, status_code=201)
+
+
 @router.websocket("/adapter/v1/link/{uidd}")
 async def link(websocket: WebSocket, uidd: str) -> None:
     """The adapter's link: tasks go down as `{"type": "task", "action": ...}`, status
