@@ -189,6 +189,14 @@ def device_remove(ctx: typer.Context, uidd: str) -> None:
     out.print(f"removed device {uidd}")
 
 
+@device_app.command("rekey")
+def device_rekey(ctx: typer.Context, uidd: str) -> None:
+    """Give a device a new key; running loggers refuse the old one within a minute."""
+    key = _run_admin(ctx, lambda a: a.rekey_device(DeviceRef.parse(uidd)))
+    out.print(f"device key: {key}")
+    out.print("[dim]keep the key: it is shown only now[/]")
+
+
 @device_app.command("move")
 def device_move(
     ctx: typer.Context,

@@ -97,6 +97,12 @@ class Admin:
         )
         return NewDevice(device, key)
 
+    async def rekey_device(self, ref: DeviceRef) -> str:
+        """A new device key, shown once like the first; loggers drop the old within a minute."""
+        key = secrets.token_urlsafe(32)
+        await self.store.set_device_key_hash(ref, sha256_hex(key))
+        return key
+
     async def remove_device(self, ref: DeviceRef) -> None:
         await self.store.remove_device(ref)
 

@@ -292,6 +292,17 @@ class AccountStore:
                 raise NotFound(f"no device {ref}")
             await session.commit()
 
+    async def set_device_key_hash(self, ref: DeviceRef, key_hash: str) -> None:
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(DeviceRow)
+                .where(DeviceRow.owner_uid == ref.uid, DeviceRow.device_id == ref.device_id)
+                .values(key_hash=key_hash)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"no device {ref}")
+            await session.commit()
+
     async def move_device(
         self, ref: DeviceRef, *, logger_url: str | None, wowza_url: str | None
     ) -> Device:

@@ -1,0 +1,76 @@
+"""The adapter's settings: which cameras, where their logger is, how each records.
+
+`camloft adapter --config cameras.toml` reads a file like::
+
+    logger_url = "https://logger-1.example.com"
+    spool_dir = "/var/lib/camloft-adapter"
+
+    [[cameras]]
+    uidd = "3.1"
+    key = "…"                  # printed by `camloft admin device add`
+    name = "Shop Floor"
+    source = "rtsp://user:pass@192.168.1.20/Streaming/Channels/101"
+    record = "motion"          # or "continuous"
+    tz = 1.0
+    [cameras.motion]
+    sensitivity = 6
+    mask = [{left = 0.0, top = 0.0, right = 1.0, bottom = 0.1}]
+
+`source` is any PyAV input (`rtsp://…`, a file path), or `synthetic` for a
+camera made up in-process (demos and tests). Unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from camloft.adapter.motion import MotionSettings
+from camloft.adapter.sound import SoundSettings
+from camloft.errors import ConfigError
+from camloft.ids import DeviceRef
+
+
+class CameraSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uidd: str
+    key: str = Field(min_length=16, max_length=200)
+    name: str = Field("camera", min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=2000)
+    loop: bool = False  # a file source starts again at its end
+    record: Literal["motion", "continuous"] = "motion"
+    pre_roll_seconds: float = Field(5.0, ge=0.0, le=30.0)
+    segment_seconds: float = Field(2.0, ge=0.5, le=10.0)
+    tz: float = Field(0.0, ge=-14.0, le=14.0)
+    thumb_every_seconds: float = Field(60.0, ge=5.0, le=3600.0)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    sound: SoundSettings = Field(default_factory=SoundSettings)
+
+    @field_validator("uidd")
+    @classmethod
+    def _valid_uidd(cls, value: str) -> str:
+        DeviceRef.parse(value)
+        return value
+
+    @property
+    def device(self) -> DeviceRef:
+        return DeviceRef.parse(self.uidd)
+
+
+class AdapterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    logger_url: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    spool_dir: Path = Path("adapter-spool")
+    cameras: list[CameraSettings] = Field(default_factory=list, max_length=1000)
+
+
+def load_adapter_settings(path: Path) -> AdapterSettings:
+    try:
+        return AdapterSettings(**tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as err:
+        raise ConfigError(f"cannot use adapter config {path}: {err}") from err
