@@ -54,6 +54,35 @@ def serve(
     run_server(settings, on_ready=lambda: _banner(settings))
 
 
+@app.command()
+def adapter(
+    config: Annotated[Path, typer.Option("--config", help="the adapter's cameras.toml")],
+    log_level: Annotated[str, typer.Option(help="info, debug, warning ...")] = "info",
+) -> None:
+    """Record cameras and upload to their logger (runs on the cameras' site)."""
+    import signal
+    import threading
+
+    from camloft import logs
+    from camloft.adapter.config import load_adapter_settings
+    from camloft.adapter.runner import Adapter
+
+    try:
+        settings = load_adapter_settings(config)
+    except CamloftError as error:
+        err.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(2) from error
+    logs.configure(log_level)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    runner = Adapter(settings)
+    runner.start()
+    out.print(f"adapter recording {len(runner.cameras)} cameras to {settings.logger_url}")
+    stopping.wait()
+    runner.stop()
+
+
 def _banner(settings: Settings) -> None:
     out.print(f"\n[bold green]camloft is running[/] at [bold]{settings.base_url}[/]")
     out.print(f"  API docs: {settings.base_url}/docs   data: {settings.data_dir.resolve()}")

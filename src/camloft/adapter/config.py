@@ -32,6 +32,36 @@ from camloft.adapter.motion import MotionSettings
 from camloft.adapter.sound import SoundSettings
 from camloft.errors import ConfigError
 from camloft.ids import DeviceRef
+from camloft.media.synthetic import SyntheticScene
+
+
+class SyntheticSettings(BaseModel):
+    """The scene of a `source = "synthetic"` camera (see camloft.media.synthetic)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(default=640, ge=64, le=1920)
+    height: int = Field(default=360, ge=64, le=1080)
+    fps: int = Field(default=15, ge=1, le=30)
+    motion: list[tuple[float, float]] = Field(default_factory=list, max_length=1000)
+    random_motion: bool = True
+    seed: int = 0
+    random_gap_s: tuple[float, float] = (20.0, 60.0)
+    random_burst_s: tuple[float, float] = (4.0, 10.0)
+    tones: list[tuple[float, float]] = Field(default_factory=list, max_length=1000)
+
+    def scene(self) -> SyntheticScene:
+        return SyntheticScene(
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            motion=self.motion,
+            random_motion=self.random_motion,
+            seed=self.seed,
+            random_gap_s=self.random_gap_s,
+            random_burst_s=self.random_burst_s,
+            tones=self.tones,
+        )
 
 
 class CameraSettings(BaseModel):
@@ -49,6 +79,7 @@ class CameraSettings(BaseModel):
     thumb_every_seconds: float = Field(60.0, ge=5.0, le=3600.0)
     motion: MotionSettings = Field(default_factory=MotionSettings)
     sound: SoundSettings = Field(default_factory=SoundSettings)
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
 
     @field_validator("uidd")
     @classmethod

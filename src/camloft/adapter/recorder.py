@@ -38,13 +38,15 @@ class Recorder:
         self,
         *,
         record_on_motion: bool,
-        store: Callable[[Segment], None],
+        store: Callable[[Segment], object],
         on_event: Callable[[EventRecord], None],
         pre_roll_seconds: float = 5.0,
         tail_ms: int = RECORDING_TAIL_MS,
         playout_tail_ms: int = PLAYOUT_TAIL_MS,
+        tz: float = 0.0,
     ) -> None:
         self.record_on_motion = record_on_motion
+        self._tz = tz
         self._store = store
         self._on_event = on_event
         self._pre_roll_ms = round(pre_roll_seconds * 1000)
@@ -109,6 +111,7 @@ class Recorder:
             aud=aud,
             rom=self.record_on_motion,
             recording=True,
+            tz=self._tz,
         )
         self._open = _Open(record, until)
         if self.record_on_motion:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import httpx
 
@@ -47,6 +48,15 @@ class Uploader:
             target=self.run, args=(stop,), name=f"uploader-{self.device}", daemon=True
         )
         self._thread.start()
+
+    def drain(self, *, timeout: float) -> bool:
+        """Wait until the spool is empty or `timeout` passes; True if it emptied."""
+        deadline = time.monotonic() + timeout
+        while self.spool.pending():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
