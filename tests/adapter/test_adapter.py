@@ -24,6 +24,7 @@ import pytest
 from camloft.adapter.config import AdapterSettings, CameraSettings, SyntheticSettings
 from camloft.adapter.motion import MotionSettings
 from camloft.adapter.runner import Adapter
+from camloft.adapter.synthetic_source import SyntheticServer
 from camloft.ids import DeviceRef
 from tests.support import Server, camloft_env, login, new_secret, run_cli
 
@@ -162,3 +163,26 @@ def test_rtsp_camera_triggered_event_to_the_second(
     assert_contiguous(segments)
     for path in logger.segment_files():
         assert ffprobe_ok(path), path
+
+
+def test_motion_from_a_substream(logger: Logger, tmp_path: Path) -> None:
+    """With a sub-stream, motion is found there; the main stream is only copied."""
+    scene = SyntheticSettings(motion=[(5.0, 3.0)], random_motion=False)
+    sub = SyntheticServer("sub", scene.model_copy(update={"width": 320, "height": 180}).scene())
+    sub.start()
+    camera = CameraSettings(
+        uidd=str(logger.device), key=logger.key, name="main", source="synthetic",
+        substream=sub.url, synthetic=scene, record="continuous",
+    )
+    adapter = Adapter(AdapterSettings(logger_url=logger.server.url, spool_dir=tmp_path / "s",
+                                      cameras=[camera]))
+    adapter.start()
+    try:
+        time.sleep(12)
+    finally:
+        adapter.stop()
+        sub.stop()
+    main = adapter.cameras[0]
+    assert main._analyzer is not None and main._analyzer.stats.analysed_frames == 0
+    (event,) = logger.events()
+    assert event["type"] == "motion" and event["rom"] == 0

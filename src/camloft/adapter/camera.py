@@ -22,7 +22,9 @@ from camloft.access import PTZ_DIRECTIONS
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.config import CameraSettings
 from camloft.adapter.link import LinkClient
+from camloft.adapter.motion import MotionSettings
 from camloft.adapter.recorder import Recorder
+from camloft.adapter.sound import SoundSettings
 from camloft.adapter.sources import CameraReader, Status
 from camloft.adapter.spool import Spool
 from camloft.adapter.synthetic_source import OPEN_OPTIONS, SyntheticServer
@@ -68,6 +70,11 @@ class Camera:
             options=options,
         )
         self._analyzer: Analyzer | None = None
+        self.subreader: CameraReader | None = None
+        if settings.substream is not None:
+            self.subreader = CameraReader(
+                f"{settings.name}-sub", settings.substream, self._consume_substream
+            )
         self._wanted: dict[str, int] = {}  # pictures asked for: kind -> the ms they are for
         self._wanted_lock = threading.Lock()
         self._events_seen: set[int] = set()
@@ -82,10 +89,15 @@ class Camera:
         self.uploader.start(stop)
         self.link.start(stop)
         self.reader.start()
+        if self.subreader is not None:
+            self.subreader.start()
 
     def stop(self) -> None:
         """Stop reading; the open segment is finished and spooled, the event closed."""
         self.reader.stop()
+        if self.subreader is not None:
+            self.subreader.stop()
+            self.subreader.join(15)
         self.reader.join(15)
         self.recorder.close()
         if self._synthetic is not None:
@@ -94,13 +106,15 @@ class Camera:
     def _consume(self, container: InputContainer, stop: threading.Event) -> None:
         video = container.streams.video[0]
         audio = next((s for s in container.streams.audio if s.codec_context.name == "aac"), None)
+        analysed_here = self.subreader is None
         self._analyzer = Analyzer(
             self.settings.name,
             video,
             self.recorder.trigger,
             audio=audio,
-            motion=self.settings.motion,
-            sound=self.settings.sound,
+            # With a sub-stream, the main stream's decoder only serves pictures (key frames).
+            motion=self.settings.motion if analysed_here else MotionSettings(enabled=False),
+            sound=self.settings.sound if analysed_here else SoundSettings(enabled=False),
         )
         segmenter = Segmenter(
             container,
@@ -112,6 +126,28 @@ class Camera:
             segmenter.run(stop)
         finally:
             self._analyzer.flush()
+
+    def _consume_substream(self, container: InputContainer, stop: threading.Event) -> None:
+        """Motion and sound from the sub-stream, timed by arrival (a live stream's clock)."""
+        video = container.streams.video[0]
+        audio = next((s for s in container.streams.audio if s.codec_context.name == "aac"), None)
+        analyzer = Analyzer(
+            f"{self.settings.name}-sub",
+            video,
+            self.recorder.trigger,
+            audio=audio,
+            motion=self.settings.motion,
+            sound=self.settings.sound,
+        )
+        streams: list[Stream] = [video] if audio is None else [video, audio]
+        try:
+            for packet in container.demux(streams):
+                if stop.is_set():
+                    break
+                if packet.dts is not None:
+                    analyzer.feed(packet, now_ms())
+        finally:
+            analyzer.flush()
 
     def _on_segment(self, segment: Segment) -> None:
         self.segments_recorded += 1

@@ -72,6 +72,9 @@ class CameraSettings(BaseModel):
     name: str = Field("camera", min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=2000)
     loop: bool = False  # a file source starts again at its end
+    # A low-resolution stream of the same camera for motion and sound analysis, so the
+    # main stream is only copied (its key frames still give the thumbs).
+    substream: str | None = Field(None, min_length=1, max_length=2000)
     record: Literal["motion", "continuous"] = "motion"
     pre_roll_seconds: float = Field(5.0, ge=0.0, le=30.0)
     segment_seconds: float = Field(2.0, ge=0.5, le=10.0)
