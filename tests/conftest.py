@@ -110,7 +110,8 @@ def start_deployment(
 ) -> tuple[Deployment, str | None]:
     url, db_name = make_database_url(backend, data_dir)
     secret = new_secret()
-    env = camloft_env(secret, url, **settings)
+    # The demo's in-process cameras would load the machine under every other test.
+    env = camloft_env(secret, url, **({"demo_cameras": "false"} | settings))
     added = run_cli(["admin", "--data-dir", str(data_dir), "user", "add", ADMIN_EMAIL,
                      "--password", ADMIN_PASSWORD, "--admin"], env)
     assert added.returncode == 0, added.stderr

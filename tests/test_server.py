@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,24 @@ def test_demo_prints_where_and_how_and_survives_a_restart(tmp_path: Path) -> Non
             "Front Door", "Garage", "Garden"]  # seeded once, not twice
     finally:
         again.stop()
+
+
+def test_demo_records_motion_events_within_a_minute(tmp_path: Path) -> None:
+    """What `make run` promises: video and events to see at once."""
+    env = camloft_env("", None)
+    del env["CAMLOFT_SECRET"]
+    server = Server(tmp_path, env, ["--demo"]).start()
+    try:
+        deadline = time.monotonic() + 60
+        events: list[tuple[int, int, int]] = []
+        while time.monotonic() < deadline and not events:
+            time.sleep(2)
+            with sqlite3.connect(tmp_path / "camloft.db") as db:
+                events = db.execute("SELECT owner_uid, device_id, id FROM events").fetchall()
+        assert events, "no motion event in the demo's first minute"
+        assert list((tmp_path / "video").rglob("*.ts")), "no video stored"
+    finally:
+        server.stop()
 
 
 def test_index_and_health(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ class Settings(BaseModel):
     database_url: str | None = None
     secret: SecretStr | None = None
     demo: bool = False
+    demo_cameras: bool = True  # with --demo: record synthetic cameras in-process
     public_url: str | None = None
     region: str = Field("local", pattern=r"^[a-z0-9-]{1,32}$")
     regions: dict[str, str] = Field(default_factory=dict)

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI
 
 from camloft import __version__, demo, logs
+from camloft.adapter.runner import Adapter
 from camloft.auth import admin_routes
 from camloft.auth import routes as auth_routes
 from camloft.auth.admin import Admin
@@ -55,11 +57,23 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             app.state.ingest = link.Ingest(
                 link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
             )
+            adapter = None
             if settings.demo:
                 await demo.seed(admin)
+                if settings.demo_cameras:
+                    adapter = Adapter(
+                        await demo.adapter_settings(
+                            admin, settings.base_url, settings.data_dir / "demo-adapter"
+                        )
+                    )
+                    adapter.start()
             if on_ready is not None:
                 on_ready()
-            yield
+            try:
+                yield
+            finally:
+                if adapter is not None:
+                    await anyio.to_thread.run_sync(adapter.stop)
         finally:
             await engine.dispose()
 

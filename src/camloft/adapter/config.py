@@ -69,17 +69,17 @@ class CameraSettings(BaseModel):
 
     uidd: str
     key: str = Field(min_length=16, max_length=200)
-    name: str = Field("camera", min_length=1, max_length=200)
+    name: str = Field(default="camera", min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=2000)
     loop: bool = False  # a file source starts again at its end
     # A low-resolution stream of the same camera for motion and sound analysis, so the
     # main stream is only copied (its key frames still give the thumbs).
-    substream: str | None = Field(None, min_length=1, max_length=2000)
+    substream: str | None = Field(default=None, min_length=1, max_length=2000)
     record: Literal["motion", "continuous"] = "motion"
-    pre_roll_seconds: float = Field(5.0, ge=0.0, le=30.0)
-    segment_seconds: float = Field(2.0, ge=0.5, le=10.0)
-    tz: float = Field(0.0, ge=-14.0, le=14.0)
-    thumb_every_seconds: float = Field(60.0, ge=5.0, le=3600.0)
+    pre_roll_seconds: float = Field(default=5.0, ge=0.0, le=30.0)
+    segment_seconds: float = Field(default=2.0, ge=0.5, le=10.0)
+    tz: float = Field(default=0.0, ge=-14.0, le=14.0)
+    thumb_every_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
     motion: MotionSettings = Field(default_factory=MotionSettings)
     sound: SoundSettings = Field(default_factory=SoundSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
