@@ -128,7 +128,10 @@ async def _body(request: Request) -> bytes:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"video/mp2t": {"schema": {"type": "string", "format": "binary"}}},
+            # Sent as video/mp2t; declared as octet-stream, which every OpenAPI tool can send.
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         }
     },
 )
@@ -187,7 +190,9 @@ def image_key(device: DeviceRef, kind: str, name: int) -> str:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         }
     },
 )
