@@ -45,3 +45,5 @@ def configure(level: str) -> None:
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     install_redaction()
+    # httpx logs every request at INFO: an adapter uploads one segment every 2 s per camera.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -73,7 +73,8 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 yield
             finally:
                 if adapter is not None:
-                    await anyio.to_thread.run_sync(adapter.stop)
+                    # The server no longer listens: nothing to drain to. The spool keeps it.
+                    await anyio.to_thread.run_sync(lambda: adapter.stop(drain_seconds=0))
         finally:
             await engine.dispose()
 

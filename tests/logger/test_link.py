@@ -12,6 +12,8 @@ import asyncpg
 import httpx
 import pytest
 from PIL import Image
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.conftest import Deployment
 from tests.mediafiles import make_ts
@@ -168,3 +170,25 @@ def test_images_are_stored_by_kind_and_second(deployment: Deployment) -> None:
     not_jpeg = httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/thumb/1800000000123",
                          content=b"GIF89a", headers=headers)
     assert not_jpeg.status_code == 400 and not_jpeg.json()["error"] == "not_jpeg"
+
+
+def test_a_rekeyed_device_uploads_with_its_new_key_at_once(
+    deployment: Deployment, segment: bytes
+) -> None:
+    uidd, key = new_camera(deployment)
+    assert put(deployment, uidd, 1_800_000_000_000, segment, key).status_code == 201
+    rekeyed = httpx.post(f"{deployment.url}/admin/devices/{uidd}/rekey",
+                         headers=auth_header(deployment.admin_token))
+    new_key = rekeyed.json()["result"]["deviceKey"]
+    assert new_key != key
+    assert put(deployment, uidd, 1_800_000_002_000, segment, new_key).status_code == 201
+
+
+def test_a_binary_frame_drops_the_link_quietly(deployment: Deployment) -> None:
+    uidd, key = new_camera(deployment)
+    url = deployment.url.replace("http://", "ws://") + f"/adapter/v1/link/{uidd}"
+    with connect(url, additional_headers={"Authorization": f"CamloftDevice {key}"}) as link:
+        link.send(b"\x00\x01")
+        with pytest.raises(ConnectionClosed):
+            link.recv(timeout=5)
+    assert "Traceback" not in deployment.server.log()

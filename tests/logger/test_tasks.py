@@ -53,6 +53,8 @@ def test_tasks_reach_the_adapter_with_the_right_rights(deployment: Deployment) -
         assert task(viewer_token, "ptz_sideways").status_code == 400
         assert task(viewer_token, "livecommand", "1.x").status_code == 400
         assert task("garbage", "livecommand").status_code == 401
+        missing = task(owner_token, "livecommand", f"{owner['uid']}.999")
+        assert missing.status_code == 404
         assert received.empty()
     finally:
         stop.set()

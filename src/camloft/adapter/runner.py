@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from camloft.adapter.camera import Camera
 from camloft.adapter.config import AdapterSettings
@@ -24,13 +25,16 @@ class Adapter:
             camera.start(self._stop)
         log.info("adapter started %d cameras for %s", len(self.cameras), self.settings.logger_url)
 
-    def stop(self) -> None:
-        """Finish and spool the open segments, then stop uploading (the spool keeps the rest)."""
+    def stop(self, *, drain_seconds: float = 5.0) -> None:
+        """Finish and spool the open segments, give the uploaders up to `drain_seconds`
+        to send what is queued, then stop (the spool keeps the rest for next time)."""
         for camera in self.cameras:
-            camera.stop()
-        # Give the uploaders a moment to send the last segments; what is left waits on disk.
+            camera.reader.stop()  # every camera winds down at once ...
         for camera in self.cameras:
-            camera.uploader.drain(timeout=5)
+            camera.stop()  # ... and each is then joined
+        deadline = time.monotonic() + drain_seconds
+        for camera in self.cameras:
+            camera.uploader.drain(timeout=max(0.0, deadline - time.monotonic()))
         self._stop.set()
         for camera in self.cameras:
             camera.uploader.join(5)

@@ -22,6 +22,7 @@ from camloft.ids import DeviceRef
 log = logging.getLogger("camloft.adapter.uploader")
 MAX_BACKOFF_SECONDS = 10.0
 RETRY_STATUSES = frozenset({401, 403, 404, 408, 429})
+# Redirects too: a proxy sending http to https is a setting to fix, not bad video.
 
 
 class Uploader:
@@ -115,7 +116,8 @@ class Uploader:
             self.spool.done(item, identity)
             self.uploaded += 1
             return True
-        if response.status_code >= 500 or response.status_code in RETRY_STATUSES:
+        status = response.status_code
+        if status >= 500 or status in RETRY_STATUSES or 300 <= status < 400:
             # A wrong key or a device moved away is fixed by configuration, not by
             # dropping video: keep the segment and keep trying.
             log.warning(

@@ -160,6 +160,13 @@ async def remove_device(uidd: str, admin: AdminService, _: ServerAdmin) -> dict[
     return {"result": "removed"}
 
 
+@router.post("/admin/devices/{uidd}/rekey", summary="Give a device a new key; answers it once")
+async def rekey_device(uidd: str, admin: AdminService, _: ServerAdmin) -> dict[str, Any]:
+    ref = DeviceRef.parse(uidd)
+    key = await admin.rekey_device(ref)
+    return {"result": {"uidd": str(ref), "deviceKey": key}}
+
+
 @router.post("/admin/devices/{uidd}/move", summary="Assign another logger or live origin")
 async def move_device(
     uidd: str, body: MoveBody, admin: AdminService, _: ServerAdmin

@@ -43,14 +43,17 @@ class DeviceKeys:
     async def verify(self, device: DeviceRef, key: str) -> None:
         digest = sha256_hex(key)
         cached = self._known.get(device)
-        if cached is None or time.monotonic() - cached[1] > KEY_CACHE_SECONDS:
-            found = await self._accounts.device(device)
-            if found is None:
-                self._known.pop(device, None)
-                raise Unauthorized(f"no device {device}", code="invalid_device_key")
-            cached = (found.key_hash, time.monotonic())
-            self._known[device] = cached
-        if not hmac.compare_digest(cached[0], digest):
+        fresh = cached is not None and time.monotonic() - cached[1] <= KEY_CACHE_SECONDS
+        if cached is not None and fresh and hmac.compare_digest(cached[0], digest):
+            return
+        # Unknown, stale, or a key that differs from the remembered one (a rekeyed
+        # device): ask the store before refusing.
+        found = await self._accounts.device(device)
+        if found is None:
+            self._known.pop(device, None)
+            raise Unauthorized(f"no device {device}", code="invalid_device_key")
+        self._known[device] = (found.key_hash, time.monotonic())
+        if not hmac.compare_digest(found.key_hash, digest):
             raise Unauthorized(f"wrong key for device {device}", code="invalid_device_key")
 
 
@@ -108,16 +111,17 @@ async def authenticated_device(
 AuthenticatedDevice = Annotated[DeviceRef, Depends(authenticated_device)]
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to pass `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_SEGMENT_BYTES:
-        raise BadRequest(f"a segment is at most {MAX_SEGMENT_BYTES} bytes", code="too_large")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the body may be at most {limit} bytes", code="too_large")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_SEGMENT_BYTES:
-            raise BadRequest(f"a segment is at most {MAX_SEGMENT_BYTES} bytes", code="too_large")
+        if size > limit:
+            raise BadRequest(f"the body may be at most {limit} bytes", code="too_large")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -144,7 +148,7 @@ async def put_segment(
     if not 0 < start_ms < 2**53:
         raise BadRequest("start_ms must be a positive time in milliseconds")
     stored = await ingest_of(request).store_segment(
-        device, start_ms, duration_ms, await _body(request)
+        device, start_ms, duration_ms, await _body(request, MAX_SEGMENT_BYTES)
     )
     return JSONResponse(
         {"result": "stored" if stored else "exists"}, status_code=201 if stored else 200
@@ -203,8 +207,8 @@ async def put_image(
         raise BadRequest(f"image kind is one of {', '.join(IMAGE_KINDS)}")
     if not 0 < at_ms < 2**53:
         raise BadRequest("at_ms must be a positive time in milliseconds")
-    data = await request.body()
-    if not data.startswith(b"\xff\xd8") or len(data) > MAX_IMAGE_BYTES:
+    data = await _body(request, MAX_IMAGE_BYTES)
+    if not data.startswith(b"\xff\xd8"):
         raise BadRequest("the body is not a JPEG image of at most 4 MiB", code="not_jpeg")
     seconds = at_ms // 1000
     await ingest_of(request).blobs.put(image_key(device, kind, seconds), data)
@@ -234,7 +238,7 @@ async def link(websocket: WebSocket, uidd: str) -> None:
             message = await websocket.receive_json()
             if isinstance(message, dict) and message.get("type") == "status":
                 links.report(device, message)
-    except (WebSocketDisconnect, ValueError):
-        pass
+    except (WebSocketDisconnect, ValueError, KeyError):
+        pass  # gone, or not speaking JSON text (KeyError: a binary frame): drop the link
     finally:
         links.detach(device, websocket)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from camloft.access import right_for_task
-from camloft.errors import BadRequest
+from camloft.errors import BadRequest, NotFound
 from camloft.ids import DeviceRef
 from camloft.logger.link import links_of
 from camloft.store.accounts import AccountStore
@@ -46,5 +46,7 @@ async def send_camera_task(
     device = one_device(uid, uidd)
     needed = right_for_task(action)
     (await accounts.access_map(claims.uid)).require(device, needed)
+    if await accounts.device(device) is None:  # only its owner gets this far
+        raise NotFound(f"no device {device}")
     await links_of(request).send_task(device, action)
     return {"result": "request sent to camera"}
