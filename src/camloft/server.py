@@ -23,7 +23,7 @@ from camloft.auth.passwords import Passwords
 from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
 from camloft.config import Settings, require_secret
-from camloft.logger import link
+from camloft.logger import alerts, link
 from camloft.logger import routes as logger_routes
 from camloft.logger.cameras import CameraLinks
 from camloft.store.accounts import AccountStore
@@ -54,6 +54,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             )
             app.state.accounts = store
             app.state.camera_links = CameraLinks()
+            app.state.paging_snapshots = alerts.PagingSnapshots()
             app.state.ingest = link.Ingest(
                 link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
             )
@@ -89,6 +90,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     app.include_router(admin_routes.router)
     app.include_router(link.router)
     app.include_router(logger_routes.router)
+    app.include_router(alerts.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -91,6 +91,7 @@ class RecordingStore:
                         owner_uid=device.uid,
                         device_id=device.device_id,
                         id=record.id,
+                        created_ms=now_ms(),
                         updated_ms=now_ms(),
                         **_event_columns(record),
                     )
@@ -114,15 +115,37 @@ class RecordingStore:
             row = await session.get(EventRow, (device.uid, device.device_id, event_id))
             return None if row is None else _event(row)
 
-    async def events(self, device: DeviceRef) -> list[EventRecord]:
-        """Every event of `device`, newest first."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(EventRow)
-                .where(EventRow.owner_uid == device.uid, EventRow.device_id == device.device_id)
-                .order_by(EventRow.id.desc())
+    async def events(
+        self,
+        device: DeviceRef,
+        *,
+        from_ms: int = 0,
+        to_ms: int = 2**62,
+        known_by_ms: int | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[EventRecord]:
+        """Events of `device` starting in [from_ms, to_ms), newest first, a page at a time.
+
+        `known_by_ms` leaves out events the logger heard of later: a client paging
+        through the list sees the same list on every page while new events arrive.
+        """
+        query = (
+            select(EventRow)
+            .where(
+                EventRow.owner_uid == device.uid,
+                EventRow.device_id == device.device_id,
+                EventRow.startt >= from_ms,
+                EventRow.startt < to_ms,
             )
-            return [_event(row) for row in rows]
+            .order_by(EventRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        if known_by_ms is not None:
+            query = query.where(EventRow.created_ms <= known_by_ms)
+        async with self._sessions() as session:
+            return [_event(row) for row in await session.scalars(query)]
 
 
 def _event_columns(record: EventRecord) -> dict[str, object]:

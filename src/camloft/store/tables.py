@@ -107,4 +107,5 @@ class EventRow(Base):
     rom: Mapped[bool] = mapped_column(Boolean)
     recording: Mapped[bool] = mapped_column(Boolean)
     tz: Mapped[float] = mapped_column(Float)
+    created_ms: Mapped[int] = mapped_column(BigInteger)  # when the logger first heard of it
     updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -57,6 +57,11 @@ def find_token(
 def current_claims(
     settings: AppSettings, token: Annotated[str, Depends(find_token)]
 ) -> TokenClaims:
+    return claims_of(settings, token)
+
+
+def claims_of(settings: Settings, token: str) -> TokenClaims:
+    """A token's claims, if it is valid here (signed, fresh, of this region)."""
     claims = verify_token(settings.secret_bytes(), token)
     if claims.region != settings.region:
         # uids are numbered per region: this uid here would be somebody else.

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("rom", sa.Boolean(), nullable=False),
         sa.Column("recording", sa.Boolean(), nullable=False),
         sa.Column("tz", sa.Float(), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
         sa.Column("updated_ms", sa.BigInteger(), nullable=False),
     )
 

@@ -1,0 +1,207 @@
+"""Events and pictures for viewers: /alert, /events, /alertthumb, /getthumb, /getstill.
+
+`/alert` pages newest first with `offset`. So that paging neither repeats nor
+skips an event while new ones arrive, the list a client pages through is the
+one the logger knew when that client (by its token) asked for `offset=0`:
+later pages leave out events heard of after that moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from camloft.access import Right
+from camloft.errors import NotFound
+from camloft.events import EventRecord, hex_magnitude
+from camloft.ids import DeviceRef
+from camloft.logger.link import image_key, ingest_of
+from camloft.logger.routes import Accounts, one_device
+from camloft.store.recordings import RecordingStore
+from camloft.tokens import TokenClaims
+from camloft.webapi.deps import AppSettings, CurrentClaims, claims_of, find_token
+
+router = APIRouter(tags=["logger"])
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000_000
+SNAPSHOT_SECONDS = 30 * 60
+MAX_SNAPSHOTS = 10_000
+IMAGE_CACHE = "private, max-age=86400, immutable"
+
+
+class PagingSnapshots:
+    """When each (token, device) last asked for the first page; bounded, forgetful."""
+
+    def __init__(self) -> None:
+        self._taken: OrderedDict[tuple[str, DeviceRef], tuple[int, float]] = OrderedDict()
+
+    def known_by(self, token: str, device: DeviceRef, offset: int) -> int | None:
+        key = (hashlib.sha256(token.encode()).hexdigest()[:32], device)
+        now = time.monotonic()
+        if offset == 0:
+            self._taken[key] = (int(time.time() * 1000), now)
+            self._taken.move_to_end(key)
+            while len(self._taken) > MAX_SNAPSHOTS:
+                self._taken.popitem(last=False)
+            return None
+        taken = self._taken.get(key)
+        if taken is None or now - taken[1] > SNAPSHOT_SECONDS:
+            return None
+        return taken[0]
+
+
+def recordings_of(request: Request) -> RecordingStore:
+    return ingest_of(request).recordings
+
+
+def snapshots_of(request: Request) -> PagingSnapshots:
+    snapshots: PagingSnapshots = request.app.state.paging_snapshots
+    return snapshots
+
+
+Recordings = Annotated[RecordingStore, Depends(recordings_of)]
+DeviceParam = Annotated[str | None, Query(max_length=40, description="uid.deviceid")]
+
+
+def alert_json(device: DeviceRef, event: EventRecord) -> dict[str, Any]:
+    """One event as the reference's /alert and realtime `alert` messages show it."""
+    return {
+        "alert": event.id,
+        "id": event.id,
+        "uid": str(device),
+        "deviceid": device.device_id,
+        "startt": event.startt,
+        "endt": event.endt,
+        "end": event.end,
+        "type": event.type.value,
+        "smx": hex_magnitude(event.smx),
+        "aud": hex_magnitude(event.aud),
+        "tz": event.tz,
+        "rom": int(event.rom),
+        "has_hdstill": 0,
+        "startval": None,
+        "recording": event.recording,
+    }
+
+
+async def readable_device(accounts: Accounts, claims: TokenClaims, name: str) -> DeviceRef:
+    device = DeviceRef.parse(name)
+    (await accounts.access_map(claims.uid)).require(device, Right.READ)
+    return device
+
+
+@router.get("/alert", summary="Events of a device, newest first (1.3.1)")
+async def alerts(
+    request: Request,
+    claims: CurrentClaims,
+    accounts: Accounts,
+    recordings: Recordings,
+    token: Annotated[str, Depends(find_token)],
+    uid: DeviceParam = None,
+    uidd: DeviceParam = None,
+    startt: Annotated[int, Query(ge=0, lt=2**53, description="earliest start, ms")] = 1,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, description=f"at most {MAX_LIMIT}")] = 20,
+    maxage: Annotated[int | None, Query(ge=0, lt=2**53, description="ms back from now")] = None,
+) -> dict[str, Any]:
+    device = one_device(uid, uidd)
+    (await accounts.access_map(claims.uid)).require(device, Right.READ)
+    from_ms = startt
+    if maxage is not None:
+        from_ms = max(from_ms, int(time.time() * 1000) - maxage)
+    events = await recordings.events(
+        device,
+        from_ms=from_ms,
+        known_by_ms=snapshots_of(request).known_by(token, device, offset),
+        offset=offset,
+        limit=min(limit, MAX_LIMIT),
+    )
+    return {"result": [alert_json(device, event) for event in events]}
+
+
+@router.get("/events", summary="Events of a device in a time window, newest first")
+async def events_in_window(
+    claims: CurrentClaims,
+    accounts: Accounts,
+    recordings: Recordings,
+    uidd: Annotated[str, Query(max_length=40)],
+    startt: Annotated[int, Query(ge=0, lt=2**53)] = 0,
+    endt: Annotated[int, Query(ge=0, lt=2**53)] = 2**53 - 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> list[dict[str, Any]]:
+    device = await readable_device(accounts, claims, uidd)
+    found = await recordings.events(device, from_ms=startt, to_ms=endt, limit=limit)
+    return [alert_json(device, event) for event in found]
+
+
+async def _image(request: Request, device: DeviceRef, kind: str, name: int) -> Response:
+    data = await ingest_of(request).blobs.get(image_key(device, kind, name))
+    if data is None:
+        raise NotFound(f"no {kind} image {name} for device {device}", code="no_image")
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMAGE_CACHE})
+
+
+Number = Annotated[int, Path(ge=0, lt=2**53)]
+
+
+async def _path_claims(settings: AppSettings, request: Request, token: str | None) -> TokenClaims:
+    return claims_of(
+        settings,
+        token
+        or find_token(
+            request.headers.get("authorization"),
+            request.query_params.get("token"),
+            request.query_params.get("userToken"),
+        ),
+    )
+
+
+@router.get("/alertthumb/{uidd}/{alertid}/{token}", summary="An event's thumb (1.3.2)")
+@router.get("/alertthumb/{uidd}/{alertid}", include_in_schema=False)
+async def alert_thumb(
+    request: Request,
+    settings: AppSettings,
+    accounts: Accounts,
+    uidd: str,
+    alertid: Number,
+    token: str | None = None,
+) -> Response:
+    claims = await _path_claims(settings, request, token)
+    device = await readable_device(accounts, claims, uidd)
+    return await _image(request, device, "alert", alertid)
+
+
+@router.get("/getthumb/{uidd}/{time}/{token}", summary="A thumb by its second (1.3.8)")
+@router.get("/getthumb/{uidd}/{time}", include_in_schema=False)
+async def get_thumb(
+    request: Request,
+    settings: AppSettings,
+    accounts: Accounts,
+    uidd: str,
+    time: Number,
+    token: str | None = None,
+) -> Response:
+    claims = await _path_claims(settings, request, token)
+    device = await readable_device(accounts, claims, uidd)
+    return await _image(request, device, "thumb", time)
+
+
+@router.get("/getstill/{uidd}/{time}/{token}", summary="A still by its second (1.3.8)")
+@router.get("/getstill/{uidd}/{time}", include_in_schema=False)
+async def get_still(
+    request: Request,
+    settings: AppSettings,
+    accounts: Accounts,
+    uidd: str,
+    time: Number,
+    token: str | None = None,
+) -> Response:
+    claims = await _path_claims(settings, request, token)
+    device = await readable_device(accounts, claims, uidd)
+    return await _image(request, device, "still", time)
