@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import httpx
 from PIL import Image
 
 from tests.conftest import Deployment
-from tests.logger.test_link import put_event
+from tests.logger.test_link import put, put_event
+from tests.mediafiles import make_ts
 from tests.support import auth_header, login
 
 PASSWORD = "pw-12345"
@@ -120,3 +122,37 @@ def test_pictures_by_path_token(deployment: Deployment) -> None:
         header_only = httpx.get(f"{deployment.url}/{path}/{uidd}/{BASE}",
                                 headers=auth_header(token))
         assert header_only.status_code == 200
+
+
+def test_delete_needs_admin_and_takes_video_and_thumb(deployment: Deployment) -> None:
+    uidd, key, owner_token = camera_with_owner(deployment)
+    owner_uid = uidd.split(".")[0]
+    viewer = deployment.new_user()
+    httpx.post(f"{deployment.url}/sharing", headers=auth_header(owner_token),
+               json={"email": viewer["email"], "right": "r"}).raise_for_status()
+    viewer_token = login(deployment.url, str(viewer["email"]), PASSWORD)
+    start = BASE * 1000
+    segment = make_ts(2.0)
+    for n in range(3):
+        put(deployment, uidd, start + n * 2000, segment, key).raise_for_status()
+    put(deployment, uidd, start + 60_000, segment, key).raise_for_status()  # another time
+    put_event(deployment, uidd, key, id=BASE, startt=start, endt=start + 6000, end=start + 4000,
+              recording=False).raise_for_status()
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 144)).save(buffer, "JPEG")
+    httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/alert/{start}",
+              content=buffer.getvalue(),
+              headers={"Authorization": f"CamloftDevice {key}"}).raise_for_status()
+
+    refused = httpx.delete(f"{deployment.url}/alert/{uidd}/{BASE}",
+                           headers=auth_header(viewer_token))
+    assert refused.status_code == 403
+    deleted = httpx.delete(f"{deployment.url}/alert/{uidd}/{BASE}",
+                           headers=auth_header(owner_token))
+    assert deleted.status_code == 200 and deleted.json()["segments"] == 3
+    assert alert(deployment, owner_token, uid=uidd).json()["result"] == []
+    assert httpx.get(f"{deployment.url}/alertthumb/{uidd}/{BASE}/{owner_token}").status_code == 404
+    video = Path(deployment.server.data_dir, "video", owner_uid, uidd.split(".")[1])
+    assert sorted(int(p.stem) for p in video.rglob("*.ts")) == [start + 60_000]
+    again = httpx.delete(f"{deployment.url}/alert/{uidd}/{BASE}", headers=auth_header(owner_token))
+    assert again.status_code == 404

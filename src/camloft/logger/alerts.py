@@ -140,6 +140,29 @@ async def events_in_window(
     return [alert_json(device, event) for event in found]
 
 
+@router.delete("/alert/{uidd}/{alertid}", summary="Delete an event with its video and thumb")
+async def delete_alert(
+    request: Request,
+    claims: CurrentClaims,
+    accounts: Accounts,
+    recordings: Recordings,
+    uidd: str,
+    alertid: Annotated[int, Path(ge=0, lt=2**53)],
+) -> dict[str, Any]:
+    """Needs admin rights on the device (a read-only viewer gets a 403)."""
+    device = DeviceRef.parse(uidd)
+    (await accounts.access_map(claims.uid)).require(device, Right.ADMIN)
+    removed = await recordings.delete_event(device, alertid)
+    if removed is None:
+        raise NotFound(f"no event {alertid} on device {device}", code="no_event")
+    _, segments = removed
+    blobs = ingest_of(request).blobs
+    for segment in segments:
+        await blobs.delete(segment.blob_key)
+    await blobs.delete(image_key(device, "alert", alertid))
+    return {"result": "deleted", "segments": len(segments)}
+
+
 async def _image(request: Request, device: DeviceRef, kind: str, name: int) -> Response:
     data = await ingest_of(request).blobs.get(image_key(device, kind, name))
     if data is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -146,6 +146,30 @@ class RecordingStore:
             query = query.where(EventRow.created_ms <= known_by_ms)
         async with self._sessions() as session:
             return [_event(row) for row in await session.scalars(query)]
+
+    async def delete_event(
+        self, device: DeviceRef, event_id: int
+    ) -> tuple[EventRecord, list[StoredSegment]] | None:
+        """Remove an event and the index of its segments; answers what went, so the
+        caller can delete the bytes (index first: a reader never finds a missing file)."""
+        async with self._sessions() as session:
+            row = await session.get(EventRow, (device.uid, device.device_id, event_id))
+            if row is None:
+                return None
+            event = _event(row)
+            in_event = (
+                SegmentRow.owner_uid == device.uid,
+                SegmentRow.device_id == device.device_id,
+                SegmentRow.start_ms >= event.startt,
+                SegmentRow.start_ms < max(event.endt, event.startt + 1),
+            )
+            segments = [
+                _stored(s) for s in await session.scalars(select(SegmentRow).where(*in_event))
+            ]
+            await session.execute(delete(SegmentRow).where(*in_event))
+            await session.delete(row)
+            await session.commit()
+            return event, segments
 
 
 def _event_columns(record: EventRecord) -> dict[str, object]:
