@@ -6,6 +6,7 @@ the app's lifespan opens the database, migrates it and seeds the demo.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from camloft.config import Settings, require_secret
 from camloft.logger import alerts, link
 from camloft.logger import routes as logger_routes
 from camloft.logger.cameras import CameraLinks
+from camloft.logger.retention import Retention, free_fraction_of
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import FileBlobStore
 from camloft.store.db import create_engine, migrate
@@ -58,6 +60,17 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             app.state.ingest = link.Ingest(
                 link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
             )
+            retention = Retention(
+                store,
+                app.state.ingest.recordings,
+                app.state.ingest.blobs,
+                keep_free_percent=settings.keep_free_percent,
+                owner_quota_bytes=int(settings.owner_quota_gb * 1e9),
+                free_fraction=free_fraction_of(settings.data_dir),
+            )
+            retention_task = asyncio.create_task(
+                retention.run_forever(settings.retention_interval_seconds)
+            )
             adapter = None
             if settings.demo:
                 await demo.seed(admin)
@@ -73,6 +86,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             try:
                 yield
             finally:
+                retention_task.cancel()
                 if adapter is not None:
                     # The server no longer listens: nothing to drain to. The spool keeps it.
                     await anyio.to_thread.run_sync(lambda: adapter.stop(drain_seconds=0))

@@ -156,3 +156,16 @@ def test_delete_needs_admin_and_takes_video_and_thumb(deployment: Deployment) ->
     assert sorted(int(p.stem) for p in video.rglob("*.ts")) == [start + 60_000]
     again = httpx.delete(f"{deployment.url}/alert/{uidd}/{BASE}", headers=auth_header(owner_token))
     assert again.status_code == 404
+
+
+def test_disk_use_per_device(deployment: Deployment) -> None:
+    uidd, key, token = camera_with_owner(deployment)
+    segment = make_ts(1.0)
+    for n in range(2):
+        put(deployment, uidd, BASE * 1000 + n * 1000, segment, key).raise_for_status()
+    use = httpx.get(f"{deployment.url}/cameras/diskuse", headers=auth_header(token)).json()
+    assert use["result"] == {uidd: 2 * len(segment)}
+    stranger = deployment.new_user()
+    other = login(deployment.url, str(stranger["email"]), PASSWORD)
+    seen = httpx.get(f"{deployment.url}/cameras/diskuse", headers=auth_header(other)).json()
+    assert uidd not in seen["result"]

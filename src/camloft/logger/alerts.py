@@ -163,6 +163,21 @@ async def delete_alert(
     return {"result": "deleted", "segments": len(segments)}
 
 
+@router.get("/cameras/diskuse", summary="Bytes of video stored per device you may see")
+async def disk_use(
+    claims: CurrentClaims, accounts: Accounts, recordings: Recordings
+) -> dict[str, Any]:
+    access = await accounts.access_map(claims.uid)
+    use = await recordings.disk_use()
+    return {
+        "result": {
+            str(device): size
+            for device, size in sorted(use.items())
+            if access.right_on(device) is not None
+        }
+    }
+
+
 async def _image(request: Request, device: DeviceRef, kind: str, name: int) -> Response:
     data = await ingest_of(request).blobs.get(image_key(device, kind, name))
     if data is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -170,6 +170,69 @@ class RecordingStore:
             await session.delete(row)
             await session.commit()
             return event, segments
+
+    async def oldest_segments(
+        self,
+        *,
+        device: DeviceRef | None = None,
+        owner_uid: int | None = None,
+        before_ms: int | None = None,
+        limit: int = 500,
+    ) -> list[StoredSegment]:
+        """The oldest segments of a device, of an owner, or of everyone."""
+        query = select(SegmentRow).order_by(SegmentRow.start_ms).limit(limit)
+        if device is not None:
+            query = query.where(
+                SegmentRow.owner_uid == device.uid, SegmentRow.device_id == device.device_id
+            )
+        if owner_uid is not None:
+            query = query.where(SegmentRow.owner_uid == owner_uid)
+        if before_ms is not None:
+            query = query.where(SegmentRow.start_ms < before_ms)
+        async with self._sessions() as session:
+            return [_stored(row) for row in await session.scalars(query)]
+
+    async def forget_segments(self, segments: list[StoredSegment]) -> None:
+        """Drop segments from the index (the caller deletes their bytes afterwards)."""
+        async with self._sessions() as session:
+            for segment in segments:
+                await session.execute(
+                    delete(SegmentRow).where(
+                        SegmentRow.owner_uid == segment.device.uid,
+                        SegmentRow.device_id == segment.device.device_id,
+                        SegmentRow.start_ms == segment.start_ms,
+                    )
+                )
+            await session.commit()
+
+    async def delete_events_before(
+        self, owner_uid: int, before_ms: int
+    ) -> list[tuple[DeviceRef, int]]:
+        """Remove an owner's events that started before `before_ms`; answers (device, id)."""
+        where = (EventRow.owner_uid == owner_uid, EventRow.startt < before_ms)
+        async with self._sessions() as session:
+            gone = [
+                (DeviceRef(row.owner_uid, row.device_id), row.id)
+                for row in await session.execute(
+                    select(EventRow.owner_uid, EventRow.device_id, EventRow.id).where(*where)
+                )
+            ]
+            await session.execute(delete(EventRow).where(*where))
+            await session.commit()
+            return gone
+
+    async def disk_use(self, owner_uid: int | None = None) -> dict[DeviceRef, int]:
+        """Bytes of video stored per device."""
+        query = select(
+            SegmentRow.owner_uid, SegmentRow.device_id, func.sum(SegmentRow.size)
+        ).group_by(SegmentRow.owner_uid, SegmentRow.device_id)
+        if owner_uid is not None:
+            query = query.where(SegmentRow.owner_uid == owner_uid)
+        async with self._sessions() as session:
+            return {
+                DeviceRef(uid, device_id): int(total or 0)
+                for uid, device_id, total in await session.execute(query)
+            }
 
 
 def _event_columns(record: EventRecord) -> dict[str, object]:

@@ -1,0 +1,124 @@
+"""Deleting old video so recording never stops: by age, by owner quota, by free disk.
+
+As the reference describes plans: an owner with a plan of N days keeps N + 2
+days of video and N + 3 days of event rows (rows outlive the video a day, so
+a client that asks with `maxage` never lists an event whose video is gone).
+Beyond age, an owner over `owner_quota_gb` loses their oldest video first,
+and when the disk holding the data dir has less than `keep_free_percent`
+free, the oldest video of everyone goes first, so a full disk never stops
+recording. The index row goes before the file: nothing is listed that is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from camloft.logger.link import image_key
+from camloft.store.accounts import AccountStore, now_ms
+from camloft.store.blobs import BlobStore
+from camloft.store.recordings import RecordingStore, StoredSegment
+
+log = logging.getLogger("camloft.logger.retention")
+DAY_MS = 86_400_000
+VIDEO_EXTRA_DAYS = 2
+ROWS_EXTRA_DAYS = 3
+BATCH = 500
+
+
+@dataclass
+class RetentionReport:
+    segments_by_age: int = 0
+    segments_by_quota: int = 0
+    segments_for_space: int = 0
+    events: int = 0
+    owners: list[int] = field(default_factory=list)
+
+
+def free_fraction_of(path: Path) -> Callable[[], float]:
+    def free_fraction() -> float:
+        usage = shutil.disk_usage(path)
+        return usage.free / usage.total
+
+    return free_fraction
+
+
+class Retention:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        recordings: RecordingStore,
+        blobs: BlobStore,
+        *,
+        keep_free_percent: float,
+        owner_quota_bytes: int,
+        free_fraction: Callable[[], float],
+    ) -> None:
+        self.accounts = accounts
+        self.recordings = recordings
+        self.blobs = blobs
+        self.keep_free = keep_free_percent / 100
+        self.owner_quota_bytes = owner_quota_bytes
+        self.free_fraction = free_fraction
+
+    async def run_once(self, now: int | None = None) -> RetentionReport:
+        now = now_ms() if now is None else now
+        report = RetentionReport()
+        for user in await self.accounts.users():
+            report.owners.append(user.uid)
+            video_cutoff = now - (user.max_age_days + VIDEO_EXTRA_DAYS) * DAY_MS
+            while batch := await self.recordings.oldest_segments(
+                owner_uid=user.uid, before_ms=video_cutoff, limit=BATCH
+            ):
+                report.segments_by_age += await self._delete(batch)
+            rows_cutoff = now - (user.max_age_days + ROWS_EXTRA_DAYS) * DAY_MS
+            for device, event_id in await self.recordings.delete_events_before(
+                user.uid, rows_cutoff
+            ):
+                await self.blobs.delete(image_key(device, "alert", event_id))
+                report.events += 1
+            if self.owner_quota_bytes:
+                report.segments_by_quota += await self._enforce_quota(user.uid)
+        while self.free_fraction() < self.keep_free:
+            batch = await self.recordings.oldest_segments(limit=50)
+            if not batch:
+                log.error("the disk is short of space and no video is left to delete")
+                break
+            report.segments_for_space += await self._delete(batch)
+        if report.segments_by_age or report.segments_by_quota or report.segments_for_space:
+            log.info("retention: %s", report)
+        return report
+
+    async def _enforce_quota(self, owner_uid: int) -> int:
+        deleted = 0
+        over = sum((await self.recordings.disk_use(owner_uid)).values()) - self.owner_quota_bytes
+        while over > 0:
+            batch = await self.recordings.oldest_segments(owner_uid=owner_uid, limit=50)
+            if not batch:
+                break
+            taken: list[StoredSegment] = []
+            for segment in batch:
+                if over <= 0:
+                    break
+                taken.append(segment)
+                over -= segment.size
+            deleted += await self._delete(taken)
+        return deleted
+
+    async def _delete(self, segments: list[StoredSegment]) -> int:
+        await self.recordings.forget_segments(segments)
+        for segment in segments:
+            await self.blobs.delete(segment.blob_key)
+        return len(segments)
+
+    async def run_forever(self, interval_seconds: float) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except OSError as err:  # a disk problem: say so, try again next time
+                log.error("retention failed: %s", err)
+            await asyncio.sleep(interval_seconds)
