@@ -18,11 +18,11 @@ from av.container import InputContainer
 from av.packet import Packet
 from av.stream import Stream
 
-from camloft.access import PTZ_DIRECTIONS
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.config import CameraSettings
 from camloft.adapter.link import LinkClient
 from camloft.adapter.motion import MotionSettings
+from camloft.adapter.ptz import is_ptz_action, ptz_controller
 from camloft.adapter.recorder import Recorder
 from camloft.adapter.sound import SoundSettings
 from camloft.adapter.sources import CameraReader, Status
@@ -32,6 +32,7 @@ from camloft.adapter.uploader import Uploader
 from camloft.events import TRIGGER_HOLD_MS, EventRecord, EventType
 from camloft.media.segment import Segment
 from camloft.media.segmenter import Segmenter
+from camloft.media.synthetic import SceneView
 
 log = logging.getLogger("camloft.adapter.camera")
 
@@ -57,9 +58,13 @@ class Camera:
             self.device, settings.key, logger_url, on_task=self.on_task, status=self.status
         )
         self._synthetic: SyntheticServer | None = None
+        view = None  # the virtual PTZ's; the settings allow it for synthetic sources only
+        if settings.ptz.driver == "virtual":
+            view = SceneView(settings.synthetic.width, settings.synthetic.height)
+        self.ptz = ptz_controller(settings.name, settings.ptz, view)
         url, options = settings.source, {}
         if settings.source == "synthetic":
-            self._synthetic = SyntheticServer(settings.name, settings.synthetic.scene())
+            self._synthetic = SyntheticServer(settings.name, settings.synthetic.scene(), view)
             url, options = self._synthetic.url, OPEN_OPTIONS
         self.reader = CameraReader(
             settings.name,
@@ -102,6 +107,8 @@ class Camera:
         self.recorder.close()
         if self._synthetic is not None:
             self._synthetic.stop()
+        if self.ptz is not None:
+            self.ptz.close()
 
     def _consume(self, container: InputContainer, stop: threading.Event) -> None:
         video = container.streams.video[0]
@@ -201,11 +208,11 @@ class Camera:
             self._want("still", now_ms())
         elif action == "livecommand":
             log.info("camera %s: live streaming is not available yet", self.settings.name)
-        elif (
-            action == "ptzstop"
-            or action.removeprefix("ptz_").removeprefix("ptzstart_") in PTZ_DIRECTIONS
-        ):
-            log.info("camera %s: no PTZ driver for %s", self.settings.name, action)
+        elif is_ptz_action(action):
+            if self.ptz is None:
+                log.info("camera %s: no PTZ driver for %s", self.settings.name, action)
+            else:
+                self.ptz.send(action)
         else:
             log.warning("camera %s: unknown task %r ignored", self.settings.name, action)
 

@@ -15,20 +15,32 @@
     [cameras.motion]
     sensitivity = 6
     mask = [{left = 0.0, top = 0.0, right = 1.0, bottom = 0.1}]
+    [cameras.ptz]
+    driver = "isapi"           # or "onvif", "virtual", "none" (the default)
+    host = "192.168.1.20"
+    user = "admin"
+    password = "…"
 
 `source` is any PyAV input (`rtsp://…`, a file path), or `synthetic` for a
 camera made up in-process (demos and tests). Unknown keys are refused.
+
+PTZ (`camloft.adapter.ptz.PtzSettings`): a synthetic camera whose `[cameras.ptz]`
+names no driver gets the virtual one, which pans its picture over a larger
+world; `driver = "none"` turns that off. That default is made here, in
+`CameraSettings`, the one place that sees both the source and the PTZ table.
+The virtual driver needs a synthetic source.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from camloft.adapter.motion import MotionSettings
+from camloft.adapter.ptz import PtzSettings
 from camloft.adapter.sound import SoundSettings
 from camloft.errors import ConfigError
 from camloft.ids import DeviceRef
@@ -49,6 +61,11 @@ class SyntheticSettings(BaseModel):
     random_gap_s: tuple[float, float] = (20.0, 60.0)
     random_burst_s: tuple[float, float] = (4.0, 10.0)
     tones: list[tuple[float, float]] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _makes_a_scene(self) -> Self:
+        self.scene()  # its own checks (even sizes, sane ranges) become validation errors
+        return self
 
     def scene(self) -> SyntheticScene:
         return SyntheticScene(
@@ -83,12 +100,22 @@ class CameraSettings(BaseModel):
     motion: MotionSettings = Field(default_factory=MotionSettings)
     sound: SoundSettings = Field(default_factory=SoundSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    ptz: PtzSettings = Field(default_factory=PtzSettings)
 
     @field_validator("uidd")
     @classmethod
     def _valid_uidd(cls, value: str) -> str:
         DeviceRef.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _ptz_for_the_source(self) -> CameraSettings:
+        synthetic = self.source == "synthetic"
+        if synthetic and "driver" not in self.ptz.model_fields_set:
+            self.ptz = self.ptz.model_copy(update={"driver": "virtual"})
+        elif self.ptz.driver == "virtual" and not synthetic:
+            raise ValueError('the virtual PTZ driver needs source = "synthetic"')
+        return self
 
     @property
     def device(self) -> DeviceRef:

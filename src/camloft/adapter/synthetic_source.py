@@ -2,16 +2,18 @@
 
 Each connection gets a fresh `SyntheticCamera` filming in real time as
 MPEG-TS; the adapter opens `tcp://127.0.0.1:<port>` through the same reader,
-segmenter and reconnect logic as an RTSP camera.
+segmenter and reconnect logic as an RTSP camera. All of them look through the
+server's `SceneView`, if it has one: a virtual PTZ move outlives a reconnect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 
-from camloft.media.synthetic import SyntheticCamera, SyntheticScene
+from camloft.media.synthetic import SceneView, SyntheticCamera, SyntheticScene
 
 log = logging.getLogger("camloft.adapter.synthetic")
 # FFmpeg would watch 20 frames to guess the rate: 1.4 s at every (re)connect.
@@ -19,9 +21,10 @@ OPEN_OPTIONS = {"fpsprobesize": "0"}
 
 
 class SyntheticServer:
-    def __init__(self, name: str, scene: SyntheticScene) -> None:
+    def __init__(self, name: str, scene: SyntheticScene, view: SceneView | None = None) -> None:
         self.name = name
         self.scene = scene
+        self.view = view
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._stop = threading.Event()
@@ -38,6 +41,9 @@ class SyntheticServer:
 
     def stop(self) -> None:
         self._stop.set()
+        # Closing alone does not wake a thread blocked in accept() on Linux; shutdown does.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(5)
 
@@ -52,7 +58,7 @@ class SyntheticServer:
             ).start()
 
     def _film(self, connection: socket.socket) -> None:
-        camera = SyntheticCamera(self.name, self.scene)
+        camera = SyntheticCamera(self.name, self.scene, self.view)
         with connection:
             try:
                 camera.run(_SocketSink(connection), self._stop, realtime=True)

@@ -15,6 +15,10 @@ What this module owns:
   silence or the tone), and the encoder loop: `run` writes MPEG-TS to a sink in
   real time or as fast as it can; `open_pipe` runs that loop in a named daemon
   thread and hands back the read end of a pipe.
+- `SceneView`: an optional virtual pan-tilt-zoom head: the camera then films a
+  window over a larger world around the scene, moved by any thread while it
+  runs (`camloft.adapter.ptz.VirtualPtz` steers it). While the view moves, every
+  frame changes: the motion ground truth above covers the disc only.
 
 The clock burnt into each frame is that frame's capture time: `started_at` plus
 its index over the frame rate, the same value `FrameInfo.capture_time` reports
@@ -292,16 +296,105 @@ class _PipeWriter:
         os.close(self._fd)
 
 
+class SceneView:
+    """Where a synthetic camera looks: a virtual pan-tilt-zoom head, steered from any thread.
+
+    The camera films a world around its scene: the scene and half its size again on
+    each side, in scene pixels from (-width/2, -height/2) to (3/2 width, 3/2 height).
+    The view is a window of the picture's shape over that world, centred on the scene
+    at zoom 1 (home: the picture the camera shows without a view) and `zoom` times
+    smaller when zoomed in. It never leaves the world: zoom goes from 1/2 (the whole
+    world) to 4, and a move that reaches an edge stops there.
+
+    `move(pan, tilt, zoom)` sets velocities from -1 to 1 (positive: right, up, in), as
+    a PTZ camera's continuous move does: at 1, the picture pans or tilts by half its
+    width per second and zooms 2x per second. Positions follow `clock` (monotonic
+    seconds), so a move takes the same time whether frames are made in real time or not.
+    """
+
+    MARGIN = 0.5  # of the scene's width and height, on each side
+    MIN_ZOOM = 0.5
+    MAX_ZOOM = 4.0
+
+    def __init__(
+        self, width: int, height: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.size = (width, height)
+        margin_x, margin_y = round(width * self.MARGIN), round(height * self.MARGIN)
+        self.world: Box = (-margin_x, -margin_y, width + margin_x, height + margin_y)
+        """The world in scene pixels, as (left, top, right, bottom)."""
+        self.max_pan_px_s = width / 2  # on the picture, at velocity 1
+        self.max_zoom_octaves_s = 1.0  # doublings of the zoom per second, at velocity 1
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since = clock()
+        self._x, self._y, self._zoom = width / 2, height / 2, 1.0  # centre and zoom at `_since`
+        self._vx = self._vy = 0.0  # scene pixels per second
+        self._vzoom = 0.0  # octaves per second
+
+    def move(self, pan: float, tilt: float, zoom: float) -> None:
+        """Move from where the view is now at these velocities (each -1..1) until told otherwise."""
+        if not all(-1.0 <= value <= 1.0 for value in (pan, tilt, zoom)):
+            raise ValueError(f"velocities must be -1..1, not {(pan, tilt, zoom)}")
+        with self._lock:
+            now = self._clock()
+            self._x, self._y, self._zoom = self._at(now)
+            self._since = now
+            # A pan sweeps the picture at the same speed at any zoom, as on a real camera.
+            self._vx = pan * self.max_pan_px_s / self._zoom
+            self._vy = -tilt * self.max_pan_px_s / self._zoom
+            self._vzoom = zoom * self.max_zoom_octaves_s
+
+    def stop(self) -> None:
+        self.move(0.0, 0.0, 0.0)
+
+    @property
+    def moving(self) -> bool:
+        with self._lock:
+            return bool(self._vx or self._vy or self._vzoom)
+
+    def rect(self) -> tuple[float, float, float, float]:
+        """What the view shows now: (left, top, right, bottom) in scene pixels."""
+        with self._lock:
+            x, y, zoom = self._at(self._clock())
+        half_w, half_h = self.size[0] / zoom / 2, self.size[1] / zoom / 2
+        return (x - half_w, y - half_h, x + half_w, y + half_h)
+
+    def _at(self, now: float) -> tuple[float, float, float]:
+        """Centre and zoom at `now`, kept inside the world."""
+        elapsed = now - self._since
+        zoom = self._zoom * 2 ** (self._vzoom * elapsed)
+        zoom = min(self.MAX_ZOOM, max(self.MIN_ZOOM, zoom))
+        half_w, half_h = self.size[0] / zoom / 2, self.size[1] / zoom / 2
+        left, top, right, bottom = self.world
+        x = min(right - half_w, max(left + half_w, self._x + self._vx * elapsed))
+        y = min(bottom - half_h, max(top + half_h, self._y + self._vy * elapsed))
+        return x, y, zoom
+
+
 class SyntheticCamera:
     """A camera that films its `SyntheticScene` and encodes it to MPEG-TS.
 
     One `run` at a time per camera. `started_at` is the wall-clock capture
-    time of frame 0 of the current (or last) run.
+    time of frame 0 of the current (or last) run. With a `SceneView`, the
+    picture is what the view shows at the moment each frame is made; the
+    labels and the clock stay where they are.
     """
 
-    def __init__(self, name: str = "synthetic", scene: SyntheticScene | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "synthetic",
+        scene: SyntheticScene | None = None,
+        view: SceneView | None = None,
+    ) -> None:
         self.name = name
         self.scene = scene if scene is not None else SyntheticScene()
+        if view is not None and view.size != (self.scene.width, self.scene.height):
+            raise ValueError(f"a view of {view.size} does not fit a {self.scene.width}x"
+                             f"{self.scene.height} scene")  # fmt: skip
+        self.view = view
+        """Where the camera looks, steered while it runs; None: always the scene itself."""
+        self._world: Image.Image | None = None  # the landscape around the scene, painted once
         self.schedule = Schedule(self.scene)
         self.started_at: float | None = None
         height = self.scene.height
@@ -325,72 +418,136 @@ class SyntheticCamera:
         return (box[0] + self._pad - math.floor(left), box[1] + self._pad - math.floor(top))
 
     def _paint_background(self) -> Image.Image:
+        image = self._paint_landscape((0, 0, self.scene.width, self.scene.height))
+        self._draw_labels(ImageDraw.Draw(image))
+        return image
+
+    def _paint_landscape(self, area: Box) -> Image.Image:
+        """The landscape over `area`, in scene pixels: the scene itself, or (for a
+        `SceneView`) a larger world around it, with more to see past the scene's edges."""
         width, height = self.scene.width, self.scene.height
+        left, top, right, bottom = area
         horizon = round(height * 0.62)
-        rows = np.linspace(0.0, 1.0, horizon, dtype=np.float32)[:, None]
-        sky = np.array([30, 45, 90], np.float32) * (1 - rows) + np.array([120, 130, 150]) * rows
-        ground_rows = np.linspace(0.0, 1.0, height - horizon, dtype=np.float32)[:, None]
+        # Past the scene's edges the sky, the ground and the shading keep their edge colours.
+        ys = np.arange(top, bottom)
+        xs = np.arange(left, right)
+        sky_t = np.linspace(0.0, 1.0, horizon, dtype=np.float32)
+        sky_t = sky_t[np.clip(ys, 0, horizon - 1)][:, None]
+        sky = np.array([30, 45, 90], np.float32) * (1 - sky_t) + np.array([120, 130, 150]) * sky_t
+        ground_t = np.linspace(0.0, 1.0, height - horizon, dtype=np.float32)
+        ground_t = ground_t[np.clip(ys - horizon, 0, height - horizon - 1)][:, None]
         ground = (
-            np.array([70, 80, 55], np.float32) * (1 - ground_rows)
-            + np.array([40, 45, 35], np.float32) * ground_rows
+            np.array([70, 80, 55], np.float32) * (1 - ground_t)
+            + np.array([40, 45, 35], np.float32) * ground_t
         )
-        columns = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :, None]
-        picture = np.concatenate([sky[:, None, :], ground[:, None, :]], axis=0) * (
-            1 - 0.15 * columns**2
-        )
+        rows = np.where((ys < horizon)[:, None], sky, ground)
+        columns = np.linspace(-1.0, 1.0, width, dtype=np.float32)
+        columns = columns[np.clip(xs, 0, width - 1)][None, :, None]
+        picture = rows[:, None, :] * (1 - 0.15 * columns**2)
         image = Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8), "RGB")
         draw = ImageDraw.Draw(image)
+
+        def at(*xy: float) -> list[int]:
+            """Scene coordinates (x, y, x, y, ...) as pixels of this image."""
+            return [round(c) - (left if i % 2 == 0 else top) for i, c in enumerate(xy)]
+
         # A house with windows and a brick grid, a tree, a fence: edges and texture
         # that stay put, so a static scene costs few bits and differences nothing.
         u = width / 640
         v = height / 360
         house = (round(380 * u), round(120 * v), round(560 * u), horizon + round(20 * v))
-        draw.rectangle(house, fill=(120, 85, 70), outline=(60, 40, 35), width=2)
+        draw.rectangle(at(*house), fill=(120, 85, 70), outline=(60, 40, 35), width=2)
         for y in range(house[1] + 8, house[3], max(4, round(10 * v))):
-            draw.line([(house[0], y), (house[2], y)], fill=(100, 70, 58))
+            draw.line(at(house[0], y, house[2], y), fill=(100, 70, 58))
         draw.polygon(
-            [(house[0] - round(12 * u), house[1]), (house[2] + round(12 * u), house[1]),
-             ((house[0] + house[2]) // 2, house[1] - round(60 * v))],
+            at(house[0] - round(12 * u), house[1], house[2] + round(12 * u), house[1],
+               (house[0] + house[2]) // 2, house[1] - round(60 * v)),
             fill=(90, 40, 40),
         )  # fmt: skip
         for i in range(3):
             wx = house[0] + round((20 + 55 * i) * u)
             draw.rectangle(
-                (wx, house[1] + round(30 * v), wx + round(35 * u), house[1] + round(70 * v)),
+                at(wx, house[1] + round(30 * v), wx + round(35 * u), house[1] + round(70 * v)),
                 fill=(60, 70, 90),
                 outline=(200, 200, 190),
                 width=2,
             )
-        trunk_x = round(120 * u)
+        for trunk_x in (round(120 * u), round(-200 * u), round(760 * u), round(900 * u)):
+            # The first tree is in the scene; the others only in a view's wider world.
+            draw.rectangle(
+                at(trunk_x, horizon - round(70 * v), trunk_x + round(16 * u),
+                   horizon + round(10 * v)),
+                fill=(70, 50, 30),
+            )  # fmt: skip
+            draw.ellipse(
+                at(trunk_x - round(45 * u), horizon - round(160 * v), trunk_x + round(60 * u),
+                   horizon - round(50 * v)),
+                fill=(40, 90, 45), outline=(25, 60, 30), width=2,
+            )  # fmt: skip
+        # Outside the scene only: a sun above it, a shed left of it, stones below it.
+        draw.ellipse(at(250 * u, -150 * v, 330 * u, -70 * v), fill=(250, 220, 120))
+        shed = (round(-290 * u), horizon - round(60 * v), round(-90 * u), horizon + round(15 * v))
+        draw.rectangle(at(*shed), fill=(90, 100, 120), outline=(40, 45, 60), width=2)
         draw.rectangle(
-            (trunk_x, horizon - round(70 * v), trunk_x + round(16 * u), horizon + round(10 * v)),
-            fill=(70, 50, 30),
+            at(shed[0] + 30 * u, shed[1] + 20 * v, shed[0] + 70 * u, shed[3]), fill=(50, 40, 30)
         )
-        draw.ellipse(
-            (trunk_x - round(45 * u), horizon - round(160 * v), trunk_x + round(60 * u),
-             horizon - round(50 * v)),
-            fill=(40, 90, 45), outline=(25, 60, 30), width=2,
-        )  # fmt: skip
-        for x in range(0, width, max(6, round(24 * u))):
-            draw.line([(x, horizon + round(30 * v)), (x, horizon + round(60 * v))], (150, 140, 120))
-        draw.line([(0, horizon + round(36 * v)), (width, horizon + round(36 * v))], (150, 140, 120))
-        # The clock's black box, and the camera's name bottom left, fixed like any label.
+        for i in range(12):
+            sx, sy = (-250 + 85 * i) * u, (380 + 45 * (i % 3)) * v
+            draw.ellipse(at(sx, sy, sx + 40 * u, sy + 22 * v), fill=(120, 120, 110))
+        step = max(6, round(24 * u))
+        rail = horizon + round(36 * v)
+        for x in range(left - left % step, right, step):
+            draw.line(at(x, horizon + round(30 * v), x, horizon + round(60 * v)), (150, 140, 120))
+        draw.line(at(left, rail, right, rail), (150, 140, 120))
+        return image
+
+    def _draw_labels(self, draw: ImageDraw.ImageDraw) -> None:
+        """The clock's black box, and the camera's name bottom left, fixed like any label."""
+        height = self.scene.height
         draw.rectangle(_inclusive(self.clock_box), fill=(0, 0, 0))
         name_height = self.clock_box[3] - self.clock_box[1]
         name_box = self._label_box((self.clock_box[0], height - self.clock_box[1] - name_height),
                                    self.name)  # fmt: skip
         draw.rectangle(_inclusive(name_box), fill=(0, 0, 0))
         draw.text(self._text_origin(name_box, self.name), self.name, font=self._font, fill="white")
-        return image
 
     def render(self, offset_s: float, capture_time: float) -> npt.NDArray[np.uint8]:
         """The picture at `offset_s` after the start, its clock showing `capture_time`,
-        as an RGB array of shape (height, width, 3)."""
+        as an RGB array of shape (height, width, 3). With a view, what the view shows now."""
+        if self.view is not None:
+            return self._render_view(self.view, offset_s, capture_time)
         image = self._background.copy()
         draw = ImageDraw.Draw(image)
         box = self.schedule.object_box(offset_s)
         if box is not None:
             draw.ellipse(_inclusive(box), fill=_OBJECT_FILL, outline=_OBJECT_OUTLINE, width=3)
+        draw.text(self._clock_origin, clock_text(capture_time), font=self._font, fill="white")
+        return np.asarray(image, dtype=np.uint8)
+
+    def _render_view(
+        self, view: SceneView, offset_s: float, capture_time: float
+    ) -> npt.NDArray[np.uint8]:
+        """The world cropped to the view and scaled to the picture; labels and clock on top."""
+        width, height = self.scene.width, self.scene.height
+        left, top, right, bottom = view.rect()
+        world_left, world_top = view.world[0], view.world[1]
+        if self._world is None:
+            self._world = self._paint_landscape(view.world)
+        image = self._world.resize(
+            (width, height),
+            Image.Resampling.BILINEAR,
+            box=(left - world_left, top - world_top, right - world_left, bottom - world_top),
+        )
+        draw = ImageDraw.Draw(image)
+        box = self.schedule.object_box(offset_s)
+        if box is not None:
+            scale_x, scale_y = width / (right - left), height / (bottom - top)
+            draw.ellipse(
+                ((box[0] - left) * scale_x, (box[1] - top) * scale_y,
+                 (box[2] - left) * scale_x - 1, (box[3] - top) * scale_y - 1),
+                fill=_OBJECT_FILL, outline=_OBJECT_OUTLINE, width=max(1, round(3 * scale_x)),
+            )  # fmt: skip
+        self._draw_labels(draw)
         draw.text(self._clock_origin, clock_text(capture_time), font=self._font, fill="white")
         return np.asarray(image, dtype=np.uint8)
 
