@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from camloft.events import EventRecord
+from camloft.files import write_atomically
 from camloft.media.segment import Segment
 
 _SEGMENT = re.compile(r"(\d{15})_(\d{1,6})\.ts")
@@ -36,15 +36,6 @@ class Spooled:
     image: str = ""  # for kind "image": thumb, still or alert (an event's thumb)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 class Spool:
     """One camera's queue folder."""
 
@@ -55,14 +46,14 @@ class Spool:
 
     def add(self, segment: Segment) -> Spooled:
         path = self.folder / f"{segment.start_ms:015d}_{segment.duration_ms}.ts"
-        _write_atomically(path, segment.data)
+        write_atomically(path, segment.data)
         self.changed.set()
         return Spooled(segment.start_ms, "segment", segment.duration_ms, path)
 
     def put_event(self, record: EventRecord) -> None:
         """Queue the event's newest state (replacing an older one still waiting)."""
         body = asdict(record) | {"type": record.type.value}
-        _write_atomically(
+        write_atomically(
             self.folder / f"{record.startt:015d}_event.json", json.dumps(body).encode()
         )
         self.changed.set()
@@ -72,7 +63,7 @@ class Spool:
         the event starting at `at_ms`."""
         if image not in IMAGE_KINDS:
             raise ValueError(f"unknown image kind {image!r}")
-        _write_atomically(self.folder / f"{at_ms:015d}_{image}.jpg", jpeg)
+        write_atomically(self.folder / f"{at_ms:015d}_{image}.jpg", jpeg)
         self.changed.set()
 
     def pending(self) -> list[Spooled]:

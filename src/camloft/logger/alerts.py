@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -200,46 +201,30 @@ async def _path_claims(settings: AppSettings, request: Request, token: str | Non
     )
 
 
-@router.get("/alertthumb/{uidd}/{alertid}/{token}", summary="An event's thumb (1.3.2)")
-@router.get("/alertthumb/{uidd}/{alertid}", include_in_schema=False)
-async def alert_thumb(
-    request: Request,
-    settings: AppSettings,
-    accounts: Accounts,
-    uidd: str,
-    alertid: Number,
-    token: str | None = None,
-) -> Response:
-    claims = await _path_claims(settings, request, token)
-    device = await readable_device(accounts, claims, uidd)
-    return await _image(request, device, "alert", alertid)
+def _image_route(kind: str) -> Callable[..., Awaitable[Response]]:
+    """The handler of one kind of picture: the same checks, another folder."""
+
+    async def picture(
+        request: Request,
+        settings: AppSettings,
+        accounts: Accounts,
+        uidd: str,
+        number: Number,
+        token: str | None = None,
+    ) -> Response:
+        claims = await _path_claims(settings, request, token)
+        device = await readable_device(accounts, claims, uidd)
+        return await _image(request, device, kind, number)
+
+    return picture
 
 
-@router.get("/getthumb/{uidd}/{time}/{token}", summary="A thumb by its second (1.3.8)")
-@router.get("/getthumb/{uidd}/{time}", include_in_schema=False)
-async def get_thumb(
-    request: Request,
-    settings: AppSettings,
-    accounts: Accounts,
-    uidd: str,
-    time: Number,
-    token: str | None = None,
-) -> Response:
-    claims = await _path_claims(settings, request, token)
-    device = await readable_device(accounts, claims, uidd)
-    return await _image(request, device, "thumb", time)
-
-
-@router.get("/getstill/{uidd}/{time}/{token}", summary="A still by its second (1.3.8)")
-@router.get("/getstill/{uidd}/{time}", include_in_schema=False)
-async def get_still(
-    request: Request,
-    settings: AppSettings,
-    accounts: Accounts,
-    uidd: str,
-    time: Number,
-    token: str | None = None,
-) -> Response:
-    claims = await _path_claims(settings, request, token)
-    device = await readable_device(accounts, claims, uidd)
-    return await _image(request, device, "still", time)
+# The reference puts the token last in the path; a header or query token works too.
+for _path, _kind, _summary in (
+    ("alertthumb", "alert", "An event's thumb by event id (1.3.2)"),
+    ("getthumb", "thumb", "A thumb by its second (1.3.8)"),
+    ("getstill", "still", "A still by its second (1.3.8)"),
+):
+    _handler = _image_route(_kind)
+    router.add_api_route(f"/{_path}/{{uidd}}/{{number}}/{{token}}", _handler, summary=_summary)
+    router.add_api_route(f"/{_path}/{{uidd}}/{{number}}", _handler, include_in_schema=False)

@@ -7,15 +7,14 @@ half a segment and a crash leaves either the old blob or the new one.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from pathlib import Path
 from typing import Protocol
 
 import anyio.to_thread
 
 from camloft.errors import BadRequest
+from camloft.files import write_atomically
 
 _KEY = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-.]+)*")
 
@@ -41,17 +40,7 @@ class FileBlobStore:
         return self.root / check_key(key)
 
     async def put(self, key: str, data: bytes) -> None:
-        await anyio.to_thread.run_sync(self._put, self.path(key), data)
-
-    @staticmethod
-    def _put(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        await anyio.to_thread.run_sync(write_atomically, self.path(key), data)
 
     async def get(self, key: str) -> bytes | None:
         path = self.path(key)
