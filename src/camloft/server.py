@@ -23,8 +23,9 @@ from camloft.auth.admin import Admin
 from camloft.auth.passwords import Passwords
 from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
+from camloft.bus import InProcessBus
 from camloft.config import Settings, require_secret
-from camloft.logger import alerts, link
+from camloft.logger import alerts, link, status, video
 from camloft.logger import routes as logger_routes
 from camloft.logger.cameras import CameraLinks
 from camloft.logger.retention import Retention, free_fraction_of
@@ -55,7 +56,9 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
             )
             app.state.accounts = store
-            app.state.camera_links = CameraLinks()
+            bus = InProcessBus()
+            app.state.bus = bus
+            app.state.camera_links = CameraLinks(bus)
             app.state.paging_snapshots = alerts.PagingSnapshots()
             app.state.ingest = link.Ingest(
                 link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
@@ -87,6 +90,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 yield
             finally:
                 retention_task.cancel()
+                await bus.aclose()
                 if adapter is not None:
                     # The server no longer listens: nothing to drain to. The spool keeps it.
                     await anyio.to_thread.run_sync(lambda: adapter.stop(drain_seconds=0))
@@ -105,6 +109,8 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     app.include_router(link.router)
     app.include_router(logger_routes.router)
     app.include_router(alerts.router)
+    app.include_router(status.router)
+    app.include_router(video.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -133,6 +139,8 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
         log_level=settings.log_level,
         proxy_headers=settings.trusted_proxies is not None,
         forwarded_allow_ips=settings.trusted_proxies,
+        # Realtime streams run for minutes: do not let them hold a shutdown that long.
+        timeout_graceful_shutdown=5,
     )
     logs.configure(settings.log_level)  # after uvicorn.Config, which set up its own loggers
     uvicorn.Server(config).run()

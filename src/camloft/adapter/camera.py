@@ -21,10 +21,8 @@ from av.stream import Stream
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.config import CameraSettings
 from camloft.adapter.link import LinkClient
-from camloft.adapter.motion import MotionSettings
 from camloft.adapter.ptz import is_ptz_action, ptz_controller
 from camloft.adapter.recorder import Recorder
-from camloft.adapter.sound import SoundSettings
 from camloft.adapter.sources import CameraReader, Status
 from camloft.adapter.spool import Spool
 from camloft.adapter.synthetic_source import OPEN_OPTIONS, SyntheticServer
@@ -113,15 +111,20 @@ class Camera:
     def _consume(self, container: InputContainer, stop: threading.Event) -> None:
         video = container.streams.video[0]
         audio = next((s for s in container.streams.audio if s.codec_context.name == "aac"), None)
-        analysed_here = self.subreader is None
+        if self.subreader is not None:
+            # Motion, sound and pictures all come from the sub-stream: the main stream
+            # is only copied, never decoded.
+            Segmenter(
+                container, self._on_segment, target_seconds=self.settings.segment_seconds
+            ).run(stop)
+            return
         self._analyzer = Analyzer(
             self.settings.name,
             video,
             self.recorder.trigger,
             audio=audio,
-            # With a sub-stream, the main stream's decoder only serves pictures (key frames).
-            motion=self.settings.motion if analysed_here else MotionSettings(enabled=False),
-            sound=self.settings.sound if analysed_here else SoundSettings(enabled=False),
+            motion=self.settings.motion,
+            sound=self.settings.sound,
         )
         segmenter = Segmenter(
             container,
@@ -152,7 +155,9 @@ class Camera:
                 if stop.is_set():
                     break
                 if packet.dts is not None:
-                    analyzer.feed(packet, now_ms())
+                    at_ms = now_ms()
+                    analyzer.feed(packet, at_ms)
+                    self._pictures_after(analyzer, at_ms)
         finally:
             analyzer.flush()
 
@@ -165,6 +170,10 @@ class Camera:
         if analyzer is None:
             return
         analyzer.feed(packet, at_ms)
+        self._pictures_after(analyzer, at_ms)
+
+    def _pictures_after(self, analyzer: Analyzer, at_ms: int) -> None:
+        """On the thread that owns `analyzer`: take the periodic thumb and asked-for pictures."""
         if at_ms >= self._next_periodic_thumb_ms and analyzer.latest_at_ms is not None:
             self._next_periodic_thumb_ms = at_ms + int(self.settings.thumb_every_seconds * 1000)
             self._want("thumb", at_ms)

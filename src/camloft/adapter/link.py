@@ -20,6 +20,9 @@ from camloft.ids import DeviceRef
 
 log = logging.getLogger("camloft.adapter.link")
 STATUS_EVERY_SECONDS = 5.0
+# How often an idle link wakes to see whether the status changed: a trade of
+# CPU per camera (measured by bench/adapter/camera.py) against status latency.
+POLL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
 
 
@@ -85,9 +88,9 @@ class LinkClient:
         waited = 0.0
         while not stop.is_set():
             try:
-                raw = connection.recv(timeout=0.2)
+                raw = connection.recv(timeout=POLL_SECONDS)
             except TimeoutError:
-                waited += 0.2
+                waited += POLL_SECONDS
                 if self._status_changed.is_set() or waited >= STATUS_EVERY_SECONDS:
                     self._send_status(connection)
                     waited = 0.0

@@ -70,7 +70,7 @@ class Uploader:
                 self.spool.changed.clear()
                 pending = self.spool.pending()
                 if not pending:
-                    self.spool.changed.wait(1.0)
+                    self.spool.changed.wait(5.0)  # set by every add: no need to poll
                     continue
                 for item in pending:
                     if stop.is_set():

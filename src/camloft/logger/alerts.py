@@ -19,10 +19,10 @@ from fastapi.responses import Response
 
 from camloft.access import Right
 from camloft.errors import NotFound
-from camloft.events import EventRecord, hex_magnitude
 from camloft.ids import DeviceRef
 from camloft.logger.link import image_key, ingest_of
 from camloft.logger.routes import Accounts, one_device
+from camloft.logger.shapes import alert_json
 from camloft.store.recordings import RecordingStore
 from camloft.tokens import TokenClaims
 from camloft.webapi.deps import AppSettings, CurrentClaims, claims_of, find_token
@@ -68,27 +68,6 @@ def snapshots_of(request: Request) -> PagingSnapshots:
 
 Recordings = Annotated[RecordingStore, Depends(recordings_of)]
 DeviceParam = Annotated[str | None, Query(max_length=40, description="uid.deviceid")]
-
-
-def alert_json(device: DeviceRef, event: EventRecord) -> dict[str, Any]:
-    """One event as the reference's /alert and realtime `alert` messages show it."""
-    return {
-        "alert": event.id,
-        "id": event.id,
-        "uid": str(device),
-        "deviceid": device.device_id,
-        "startt": event.startt,
-        "endt": event.endt,
-        "end": event.end,
-        "type": event.type.value,
-        "smx": hex_magnitude(event.smx),
-        "aud": hex_magnitude(event.aud),
-        "tz": event.tz,
-        "rom": int(event.rom),
-        "has_hdstill": 0,
-        "startval": None,
-        "recording": event.recording,
-    }
 
 
 async def readable_device(accounts: Accounts, claims: TokenClaims, name: str) -> DeviceRef:

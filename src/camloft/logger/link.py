@@ -19,6 +19,7 @@ from camloft.errors import BadRequest, Unauthorized
 from camloft.events import MAX_MAGNITUDE, EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.logger.cameras import CameraLinks
+from camloft.logger.shapes import alert_json
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
@@ -150,6 +151,7 @@ async def put_segment(
     stored = await ingest_of(request).store_segment(
         device, start_ms, duration_ms, await _body(request, MAX_SEGMENT_BYTES)
     )
+    links_of(request).segment_stored(device, start_ms + duration_ms)
     return JSONResponse(
         {"result": "stored" if stored else "exists"}, status_code=201 if stored else 200
     )
@@ -172,8 +174,12 @@ class EventBody(BaseModel):
 
 @router.put("/adapter/v1/events/{uidd}", summary="Report an event's state (adapters only)")
 async def put_event(request: Request, device: AuthenticatedDevice, body: EventBody) -> JSONResponse:
+    # Imported here: alerts imports this module.
+
     record = EventRecord(**body.model_dump()).check()
     created = await ingest_of(request).recordings.put_event(device, record)
+    if created:  # realtime viewers hear of new events only, as the reference says
+        await links_of(request).event_created(device, record.id, alert_json(device, record))
     return JSONResponse(
         {"result": "created" if created else "updated"}, status_code=201 if created else 200
     )
@@ -212,11 +218,7 @@ async def put_image(
         raise BadRequest("the body is not a JPEG image of at most 4 MiB", code="not_jpeg")
     seconds = at_ms // 1000
     await ingest_of(request).blobs.put(image_key(device, kind, seconds), data)
-    state = links_of(request).state(device)
-    if kind == "thumb":
-        state.lastthumb = max(state.lastthumb or 0, seconds)
-    elif kind == "still":
-        state.laststill = max(state.laststill or 0, seconds)
+    await links_of(request).image_stored(device, kind, seconds)
     return JSONResponse({"result": "stored"}, status_code=201)
 
 
@@ -232,13 +234,13 @@ async def link(websocket: WebSocket, uidd: str) -> None:
         return
     await websocket.accept()
     links = links_of(websocket)
-    links.attach(device, websocket)
+    await links.attach(device, websocket)
     try:
         while True:
             message = await websocket.receive_json()
             if isinstance(message, dict) and message.get("type") == "status":
-                links.report(device, message)
+                await links.report(device, message)
     except (WebSocketDisconnect, ValueError, KeyError):
         pass  # gone, or not speaking JSON text (KeyError: a binary frame): drop the link
     finally:
-        links.detach(device, websocket)
+        await links.detach(device, websocket)
