@@ -45,6 +45,9 @@ test: system-deps lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/auth/run.py
+	$(BIN)/python bench/adapter/remux.py
+	$(BIN)/python bench/adapter/camera.py
+	$(BIN)/python bench/logger/run.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -99,7 +99,7 @@ def test_rights_and_bad_input(deployment: Deployment) -> None:
         response = alert(deployment, token, **params)
         assert response.status_code == 400, (params, response.text)
         assert "error" in response.json()
-    assert alert(deployment, token, uid=uidd, offset=9_000_000).json() == {"result": []}
+    assert alert(deployment, token, uid=uidd, offset=900_000).json() == {"result": []}
 
 
 def test_pictures_by_path_token(deployment: Deployment) -> None:

@@ -30,7 +30,7 @@ from camloft.webapi.deps import AppSettings, CurrentClaims, claims_of, find_toke
 router = APIRouter(tags=["logger"])
 
 MAX_LIMIT = 100
-MAX_OFFSET = 10_000_000
+MAX_OFFSET = 1_000_000  # deeper pages cost a scan; a client that far back should narrow startt
 SNAPSHOT_SECONDS = 30 * 60
 MAX_SNAPSHOTS = 10_000
 IMAGE_CACHE = "private, max-age=86400, immutable"

@@ -109,3 +109,5 @@ class EventRow(Base):
     tz: Mapped[float] = mapped_column(Float)
     created_ms: Mapped[int] = mapped_column(BigInteger)  # when the logger first heard of it
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_events_owner_startt", "owner_uid", "startt"),)

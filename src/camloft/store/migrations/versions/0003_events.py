@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
         sa.Column("updated_ms", sa.BigInteger(), nullable=False),
     )
+    # Retention deletes an owner's events by start time.
+    op.create_index("ix_events_owner_startt", "events", ["owner_uid", "startt"])
 
 
 def downgrade() -> None:

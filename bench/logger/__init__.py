@@ -1,0 +1,1 @@
+"""bench/logger: a package only so that mypy tells its run.py from bench/auth/run.py."""
