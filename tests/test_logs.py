@@ -24,3 +24,9 @@ def test_filter_rewrites_access_log_args() -> None:
     )
     RedactSecrets().filter(record)
     assert TOKEN not in record.getMessage()
+
+
+def test_percent_encoded_token_in_path_is_redacted() -> None:
+    """uvicorn logs the raw path: the token's "*" arrives as %2A."""
+    encoded = TOKEN.replace("*", "%2A")
+    assert encoded not in redact(f"GET /getthumb/1.1/1540565930/{encoded} HTTP/1.1")

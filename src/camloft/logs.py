@@ -12,7 +12,8 @@ import re
 
 _SECRET_PARAM = re.compile(r"((?:password|token|userToken|webLogin)=)[^&\s\"]*", re.IGNORECASE)
 # A token in a path segment: base64url, a "*", then the signature.
-_PATH_TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}\*[A-Za-z0-9_\-.]{8,}")
+# The access log shows the path percent-encoded: the "*" may be "%2A".
+_PATH_TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}(?:\*|%2[Aa])[A-Za-z0-9_\-.]{8,}")
 
 
 def redact(text: str) -> str:

@@ -100,6 +100,9 @@ def test_rights_and_bad_input(deployment: Deployment) -> None:
         assert response.status_code == 400, (params, response.text)
         assert "error" in response.json()
     assert alert(deployment, token, uid=uidd, offset=900_000).json() == {"result": []}
+    # The reference's first-page example leaves offset empty.
+    assert alert(deployment, token, uid=uidd, startt=1, offset="", limit=20,
+                 maxage="").status_code == 200
 
 
 def test_pictures_by_path_token(deployment: Deployment) -> None:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from camloft.access import Right
-from camloft.errors import NotFound
+from camloft.errors import BadRequest, NotFound
 from camloft.ids import DeviceRef
 from camloft.logger.link import image_key, ingest_of
 from camloft.logger.routes import Accounts, one_device
@@ -57,6 +57,15 @@ class PagingSnapshots:
         return taken[0]
 
 
+def optional_number(text: str | None, name: str, highest: int) -> int | None:
+    """A whole number from 0 to `highest`; absent or empty is None."""
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or int(text) > highest:
+        raise BadRequest(f"{name} must be a whole number from 0 to {highest}")
+    return int(text)
+
+
 def recordings_of(request: Request) -> RecordingStore:
     return ingest_of(request).recordings
 
@@ -86,20 +95,23 @@ async def alerts(
     uid: DeviceParam = None,
     uidd: DeviceParam = None,
     startt: Annotated[int, Query(ge=0, lt=2**53, description="earliest start, ms")] = 1,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    # The reference's own first-page example sends `offset=` empty: that means 0.
+    offset: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description=f"at most {MAX_LIMIT}")] = 20,
-    maxage: Annotated[int | None, Query(ge=0, lt=2**53, description="ms back from now")] = None,
+    maxage: Annotated[str | None, Query(max_length=20, description="ms back from now")] = None,
 ) -> dict[str, Any]:
     device = one_device(uid, uidd)
     (await accounts.access_map(claims.uid)).require(device, Right.READ)
+    start_at = optional_number(offset, "offset", MAX_OFFSET) or 0
+    age = optional_number(maxage, "maxage", 2**53 - 1)
     from_ms = startt
-    if maxage is not None:
-        from_ms = max(from_ms, int(time.time() * 1000) - maxage)
+    if age is not None:
+        from_ms = max(from_ms, int(time.time() * 1000) - age)
     events = await recordings.events(
         device,
         from_ms=from_ms,
-        known_by_ms=snapshots_of(request).known_by(token, device, offset),
-        offset=offset,
+        known_by_ms=snapshots_of(request).known_by(token, device, start_at),
+        offset=start_at,
         limit=min(limit, MAX_LIMIT),
     )
     return {"result": [alert_json(device, event) for event in events]}

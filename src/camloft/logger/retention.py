@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from camloft.logger.link import image_key
 from camloft.store.accounts import AccountStore, now_ms
 from camloft.store.blobs import BlobStore
@@ -119,6 +121,6 @@ class Retention:
         while True:
             try:
                 await self.run_once()
-            except OSError as err:  # a disk problem: say so, try again next time
-                log.error("retention failed: %s", err)
+            except (OSError, SQLAlchemyError) as err:  # a disk or database hiccup
+                log.error("retention failed, trying again next time: %s", err)
             await asyncio.sleep(interval_seconds)
