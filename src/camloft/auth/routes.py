@@ -13,9 +13,8 @@ from camloft.auth import shapes
 from camloft.auth.regions import CLUSTER_HEADER, signature_ok
 from camloft.auth.service import Authenticator, Visible
 from camloft.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from camloft.ids import DeviceRef
 from camloft.store.accounts import User
-from camloft.webapi.deps import AppSettings, CurrentClaims
+from camloft.webapi.deps import AppSettings, CurrentClaims, Uidds, Uids, asked_devices
 
 LOGIN_COOKIE = "camloft_login"
 MAX_CREDENTIAL_BODY = 4096
@@ -37,20 +36,6 @@ def client_address(request: Request) -> str:
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
-Uidds = Annotated[
-    list[str] | None,
-    Query(description="uid.deviceid; repeat for several devices", max_length=10_000),
-]
-Uids = Annotated[
-    list[str] | None,
-    Query(description="the reference's older name of `uidd`", max_length=10_000),
-]
-
-
-def asked_devices(uidd: list[str] | None, uid: list[str] | None) -> list[DeviceRef] | None:
-    """Devices named by `uidd=`/`uid=` (None when none is named: every visible device)."""
-    names = (uidd or []) + (uid or [])
-    return [DeviceRef.parse(name) for name in names] if names else None
 
 
 class LoginBody(BaseModel):

@@ -47,11 +47,11 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from camloft.access import Right
@@ -63,7 +63,7 @@ from camloft.logger.cameras import CameraLinks, CameraState, live_session
 from camloft.logger.link import links_of
 from camloft.logger.routes import Accounts
 from camloft.store.accounts import AccountStore
-from camloft.webapi.deps import AppSettings, CurrentClaims
+from camloft.webapi.deps import AppSettings, CurrentClaims, Uidds, Uids, asked_devices
 
 router = APIRouter(tags=["logger"])
 
@@ -73,25 +73,10 @@ KEEPALIVE_SECONDS = 15.0
 KEEPALIVE = ": keepalive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-Uidds = Annotated[
-    list[str] | None,
-    Query(description="uid.deviceid; repeat for several devices", max_length=10_000),
-]
-Uids = Annotated[
-    list[str] | None,
-    Query(description="the reference's older name of `uidd`", max_length=10_000),
-]
-
 
 def bus_of(request: Request) -> Bus:
     bus: Bus = request.app.state.bus
     return bus
-
-
-def asked_devices(uidd: list[str] | None, uid: list[str] | None) -> list[DeviceRef] | None:
-    """Devices named by `uidd=`/`uid=`, each once (None when none is named)."""
-    names = (uidd or []) + (uid or [])
-    return list(dict.fromkeys(DeviceRef.parse(name) for name in names)) if names else None
 
 
 @dataclass(frozen=True, slots=True)

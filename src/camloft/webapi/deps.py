@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from camloft.config import Settings
 from camloft.errors import Unauthorized
+from camloft.ids import DeviceRef
 from camloft.tokens import TokenClaims, verify_token
 
 # Declared so that OpenAPI documents where a token may go.
@@ -73,3 +74,19 @@ def claims_of(settings: Settings, token: str) -> TokenClaims:
 
 
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
+
+
+Uidds = Annotated[
+    list[str] | None,
+    Query(description="uid.deviceid; repeat for several devices", max_length=10_000),
+]
+Uids = Annotated[
+    list[str] | None,
+    Query(description="the reference's older name of `uidd`", max_length=10_000),
+]
+
+
+def asked_devices(uidd: list[str] | None, uid: list[str] | None) -> list[DeviceRef] | None:
+    """Devices named by `uidd=`/`uid=`, once each (None when none is named: all visible)."""
+    names = (uidd or []) + (uid or [])
+    return list(dict.fromkeys(DeviceRef.parse(name) for name in names)) if names else None
