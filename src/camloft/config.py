@@ -45,6 +45,8 @@ class Settings(BaseModel):
     login_lockout_max_seconds: int = Field(60, ge=1, le=3600)
     # How long the logger keeps a /cameras/realtime/live stream open (the reference: 5 min).
     realtime_max_seconds: int = Field(300, ge=1, le=3600)
+    # How long a live playlist request waits for a stream's first segment before a 503.
+    live_wait_seconds: float = Field(5.0, ge=0.0, le=30.0)
     retention_interval_seconds: float = Field(600.0, ge=1.0, le=86_400.0)
     keep_free_percent: float = Field(5.0, ge=0.0, le=90.0)
     owner_quota_gb: float = Field(0.0, ge=0.0, le=1_000_000.0)  # 0: no quota

@@ -8,6 +8,8 @@
     ├── NotFound              404  no such user, device, grant or route
     ├── Conflict              409  the thing exists already
     ├── TooManyRequests       429  throttled; `retry_after` says for how long
+    ├── Unavailable           503  not there yet (a live stream that has not started);
+    │                              `retry_after` says when to ask again
     └── ConfigError           a setting that cannot start the server (never an HTTP answer)
 
 Roles raise these; one handler (`camloft.webapi.errors`) turns them into JSON
@@ -65,6 +67,15 @@ class TooManyRequests(CamloftError):
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(CamloftError):
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
         self.retry_after = retry_after
 
 

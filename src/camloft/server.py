@@ -25,6 +25,8 @@ from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
 from camloft.bus import InProcessBus
 from camloft.config import Settings, require_secret
+from camloft.live import routes as live_routes
+from camloft.live.streams import LiveStreams
 from camloft.logger import alerts, link, status, video
 from camloft.logger import routes as logger_routes
 from camloft.logger.cameras import CameraLinks
@@ -33,6 +35,7 @@ from camloft.store.accounts import AccountStore
 from camloft.store.blobs import FileBlobStore
 from camloft.store.db import create_engine, migrate
 from camloft.store.recordings import RecordingStore
+from camloft.webapi.device_keys import DeviceKeys
 from camloft.webapi.errors import install_error_handlers
 
 
@@ -60,9 +63,13 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             app.state.bus = bus
             app.state.camera_links = CameraLinks(bus)
             app.state.paging_snapshots = alerts.PagingSnapshots()
+            app.state.device_keys = DeviceKeys(store)
             app.state.ingest = link.Ingest(
-                link.DeviceKeys(store), RecordingStore(engine), FileBlobStore(settings.data_dir)
+                app.state.device_keys, RecordingStore(engine), FileBlobStore(settings.data_dir)
             )
+            app.state.live_streams = LiveStreams()
+            app.state.live_viewers = live_routes.Viewers(store)
+            live_sweeper = asyncio.create_task(app.state.live_streams.sweep_forever())
             retention = Retention(
                 store,
                 app.state.ingest.recordings,
@@ -90,6 +97,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 yield
             finally:
                 retention_task.cancel()
+                live_sweeper.cancel()
                 await bus.aclose()
                 if adapter is not None:
                     # The server no longer listens: nothing to drain to. The spool keeps it.
@@ -111,6 +119,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     app.include_router(alerts.router)
     app.include_router(status.router)
     app.include_router(video.router)
+    app.include_router(live_routes.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -97,6 +97,11 @@ class CameraSettings(BaseModel):
     segment_seconds: float = Field(default=2.0, ge=0.5, le=10.0)
     tz: float = Field(default=0.0, ge=-14.0, le=14.0)
     thumb_every_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    # Live video stops this long after the last livecommand (the reference's 60 s).
+    live_tail_seconds: float = Field(default=60.0, ge=1.0, le=600.0)
+    # Start live video from the packets since the last key frame (at once), or wait
+    # for the camera's next key frame.
+    live_from_buffer: bool = True
     motion: MotionSettings = Field(default_factory=MotionSettings)
     sound: SoundSettings = Field(default_factory=SoundSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)

@@ -1,7 +1,8 @@
 """The adapter's side of the link: one outbound websocket per camera to its logger.
 
 The adapter only dials out. Tasks arrive as `{"type": "task", "action": ...}`
-and go to `on_task`; the camera's status goes up when it changes and every
+(with more fields for some: `livecommand` names the live `origin`) and go to
+`on_task`; the camera's status goes up when it changes and every
 `STATUS_EVERY_SECONDS`. A dropped link is dialled again with backoff.
 """
 
@@ -33,7 +34,7 @@ class LinkClient:
         key: str,
         logger_url: str,
         *,
-        on_task: Callable[[str], None],
+        on_task: Callable[[str, dict[str, Any]], None],
         status: Callable[[], dict[str, Any]],
     ) -> None:
         self.device = device
@@ -110,4 +111,4 @@ class LinkClient:
         if isinstance(message, dict) and message.get("type") == "task":
             action = message.get("action")
             if isinstance(action, str):
-                self._on_task(action)
+                self._on_task(action, message)

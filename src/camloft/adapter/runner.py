@@ -39,6 +39,7 @@ class Adapter:
         for camera in self.cameras:
             camera.uploader.join(5)
             camera.link.join(5)
+            camera.live.join(5)
 
     def wait(self) -> None:
         self._stop.wait()

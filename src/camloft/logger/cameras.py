@@ -8,7 +8,8 @@ A device is *resident* on this logger once its adapter has linked or uploaded
 to it since the logger started: from then on it has a `CameraState` here
 (`offline` while its link is down). Each change a viewer would notice is
 published on the bus as the realtime `liveSession` message (reference 1.3.9)
-on the device's topic: a change of `status` (and so `live`), `battery`,
+on the device's topic: a change of `status` (and so `live`), of the live
+session or its origin, `battery`,
 `lastthumb`, `laststill` or `lastalert`, or an upload backlog that appears or
 clears. `lastactivity`, `lastchunkend` and the size of a backlog move every
 few seconds and are not published on their own: /cameras/status shows them.
@@ -47,6 +48,8 @@ class CameraState:
     queue_mb: float | None = None
     queue_sec: float | None = None
     battery: float | None = None
+    live_session: int | None = None  # ms: start of the live session while streaming
+    live_origin: str | None = None  # host of the live origin it streams to
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -56,20 +59,21 @@ class CameraState:
     def fields(self) -> dict[str, Any]:
         """The camera's fields of /cameras/status (reference 1.3.6), in the reference's order.
 
-        Without `uid` and `permissions`; `wowza` is None: whoever shows the
-        fields fills in the device's live origin.
+        Without `uid` and `permissions`; `wowza` is None unless live: whoever
+        shows the fields fills in the device's assigned live origin.
         """
+        live = self.live
         return {
-            "session": None,
-            "live": self.live,
-            "startt": 0,
+            "session": self.live_session if live else None,
+            "live": live,
+            "startt": (self.live_session or 0) if live else 0,
             "lastchunkend": self.lastchunkend,
             "endt": None,
             "lastactivity": self.lastactivity,
             "lastthumb": self.lastthumb,
             "laststill": self.laststill,
             "stillmode": STILL_MODE,
-            "wowza": None,
+            "wowza": self.live_origin if live else None,
             "device": True,
             "status": self.status,
             "lastalert": self.lastalert,
@@ -84,7 +88,16 @@ class CameraState:
     def shown(self) -> tuple[object, ...]:
         """What a realtime viewer sees change (see the module docstring)."""
         backlog = bool(self.queue_mb) or bool(self.queue_sec)
-        return self.status, self.battery, self.lastthumb, self.laststill, self.lastalert, backlog
+        return (
+            self.status,
+            self.live_session,
+            self.live_origin,
+            self.battery,
+            self.lastthumb,
+            self.laststill,
+            self.lastalert,
+            backlog,
+        )
 
 
 def live_session(device: DeviceRef, state: CameraState) -> dict[str, Any]:
@@ -113,6 +126,7 @@ class CameraLinks:
             state = self.state(device)
             before = state.shown()
             state.status = "offline"
+            state.live_session = state.live_origin = None
             await self._publish_if_changed(device, state, before)
 
     def is_connected(self, device: DeviceRef) -> bool:
@@ -137,6 +151,11 @@ class CameraLinks:
         status = message.get("status")
         if status in STATUS_VALUES:
             state.status = str(status)
+        live = message.get("live") is True and state.status == "live"
+        session, origin = message.get("live_session"), message.get("live_origin")
+        valid = isinstance(session, int) and isinstance(origin, str) and len(origin) <= 300
+        state.live_session = session if live and valid else None
+        state.live_origin = origin if live and valid else None
         for name in NUMBER_FIELDS:
             value = message.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
@@ -172,10 +191,11 @@ class CameraLinks:
         if state.shown() != before:
             await self._bus.publish(device_topic(device), live_session(device, state))
 
-    async def send_task(self, device: DeviceRef, action: str) -> None:
+    async def send_task(self, device: DeviceRef, action: str, **details: str) -> None:
+        """Send `{"type": "task", "action": action, **details}` down the device's link."""
         channel = self._channels.get(device)
         if channel is None:
             raise Conflict(
                 f"camera {device} is offline: its adapter is not connected", code="camera_offline"
             )
-        await channel.send_json({"type": "task", "action": action})
+        await channel.send_json({"type": "task", "action": action} | details)

@@ -1,14 +1,13 @@
 """The logger's side of the adapter link: device keys and segment ingest.
 
 An adapter authenticates every call with its device's key (printed once by
-`camloft admin device add`) as `Authorization: CamloftDevice <key>`. Uploads
+`camloft admin device add`) as `Authorization: CamloftDevice <key>`
+(`camloft.webapi.device_keys`). Uploads
 are idempotent: the same segment twice is stored once.
 """
 
 from __future__ import annotations
 
-import hmac
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
@@ -20,42 +19,15 @@ from camloft.events import MAX_MAGNITUDE, EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.logger.cameras import CameraLinks
 from camloft.logger.shapes import alert_json
-from camloft.store.accounts import AccountStore
+from camloft.media.segment import looks_like_mpegts
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
-from camloft.tokens import sha256_hex
+from camloft.webapi.device_keys import DeviceKeys, device_with_key, read_body
 
-DEVICE_SCHEME = "camloftdevice"
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_SEGMENT_MS = 60_000
-TS_PACKET = 188
-KEY_CACHE_SECONDS = 60.0
 
 router = APIRouter(tags=["adapter link"])
-
-
-class DeviceKeys:
-    """Checks device keys against the account store, remembering answers for a minute."""
-
-    def __init__(self, accounts: AccountStore) -> None:
-        self._accounts = accounts
-        self._known: dict[DeviceRef, tuple[str, float]] = {}
-
-    async def verify(self, device: DeviceRef, key: str) -> None:
-        digest = sha256_hex(key)
-        cached = self._known.get(device)
-        fresh = cached is not None and time.monotonic() - cached[1] <= KEY_CACHE_SECONDS
-        if cached is not None and fresh and hmac.compare_digest(cached[0], digest):
-            return
-        # Unknown, stale, or a key that differs from the remembered one (a rekeyed
-        # device): ask the store before refusing.
-        found = await self._accounts.device(device)
-        if found is None:
-            self._known.pop(device, None)
-            raise Unauthorized(f"no device {device}", code="invalid_device_key")
-        self._known[device] = (found.key_hash, time.monotonic())
-        if not hmac.compare_digest(found.key_hash, digest):
-            raise Unauthorized(f"wrong key for device {device}", code="invalid_device_key")
 
 
 class Ingest:
@@ -68,7 +40,7 @@ class Ingest:
         self, device: DeviceRef, start_ms: int, duration_ms: int, data: bytes
     ) -> bool:
         """Store and index one segment; False when it was stored before."""
-        if not data or len(data) % TS_PACKET or data[0] != 0x47:
+        if not looks_like_mpegts(data):
             raise BadRequest("the body is not an MPEG-TS segment", code="not_mpegts")
         if await self.recordings.segment(device, start_ms) is not None:
             return False
@@ -90,41 +62,15 @@ def ingest_of(request: Request) -> Ingest:
     return ingest
 
 
-async def _device_with_key(keys: DeviceKeys, uidd: str, authorization: str | None) -> DeviceRef:
-    device = DeviceRef.parse(uidd)
-    scheme, _, key = (authorization or "").strip().partition(" ")
-    if scheme.lower() != DEVICE_SCHEME or not key.strip():
-        raise Unauthorized(
-            "send the device key as 'Authorization: CamloftDevice <key>'", code="missing_device_key"
-        )
-    await keys.verify(device, key.strip()[:200])
-    return device
-
-
 async def authenticated_device(
     request: Request,
     uidd: str,
     authorization: Annotated[str | None, Header()] = None,
 ) -> DeviceRef:
-    return await _device_with_key(ingest_of(request).keys, uidd, authorization)
+    return await device_with_key(ingest_of(request).keys, uidd, authorization)
 
 
 AuthenticatedDevice = Annotated[DeviceRef, Depends(authenticated_device)]
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it is known to pass `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"the body may be at most {limit} bytes", code="too_large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"the body may be at most {limit} bytes", code="too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.put(
@@ -149,7 +95,7 @@ async def put_segment(
     if not 0 < start_ms < 2**53:
         raise BadRequest("start_ms must be a positive time in milliseconds")
     stored = await ingest_of(request).store_segment(
-        device, start_ms, duration_ms, await _body(request, MAX_SEGMENT_BYTES)
+        device, start_ms, duration_ms, await read_body(request, MAX_SEGMENT_BYTES)
     )
     links_of(request).segment_stored(device, start_ms + duration_ms)
     return JSONResponse(
@@ -213,7 +159,7 @@ async def put_image(
         raise BadRequest(f"image kind is one of {', '.join(IMAGE_KINDS)}")
     if not 0 < at_ms < 2**53:
         raise BadRequest("at_ms must be a positive time in milliseconds")
-    data = await _body(request, MAX_IMAGE_BYTES)
+    data = await read_body(request, MAX_IMAGE_BYTES)
     if not data.startswith(b"\xff\xd8"):
         raise BadRequest("the body is not a JPEG image of at most 4 MiB", code="not_jpeg")
     seconds = at_ms // 1000
@@ -228,7 +174,7 @@ async def link(websocket: WebSocket, uidd: str) -> None:
     comes up as `{"type": "status", "status": ..., "queue_mb": ..., ...}`."""
     keys: DeviceKeys = websocket.app.state.ingest.keys
     try:
-        device = await _device_with_key(keys, uidd, websocket.headers.get("authorization"))
+        device = await device_with_key(keys, uidd, websocket.headers.get("authorization"))
     except (BadRequest, Unauthorized) as err:
         await websocket.close(code=4401, reason=err.message[:120])
         return

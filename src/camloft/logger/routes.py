@@ -11,7 +11,7 @@ from camloft.errors import BadRequest, NotFound
 from camloft.ids import DeviceRef
 from camloft.logger.link import links_of
 from camloft.store.accounts import AccountStore
-from camloft.webapi.deps import CurrentClaims
+from camloft.webapi.deps import AppSettings, CurrentClaims
 
 router = APIRouter(tags=["logger"])
 
@@ -37,16 +37,24 @@ async def send_camera_task(
     request: Request,
     claims: CurrentClaims,
     accounts: Accounts,
+    settings: AppSettings,
     action: Annotated[str, Query(max_length=40)],
     uid: Annotated[str | None, Query(max_length=40)] = None,
     uidd: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, str]:
     """`livecommand`, `capturethumb`, `capturestill` need read access; `triggerevent`,
-    `ptz_<dir>`, `ptzstart_<dir>` and `ptzstop` need admin. An offline camera is a 409."""
+    `ptz_<dir>`, `ptzstart_<dir>` and `ptzstop` need admin. An offline camera is a 409.
+    `livecommand` tells the camera which live origin to stream to (the device's own)."""
     device = one_device(uid, uidd)
     needed = right_for_task(action)
     (await accounts.access_map(claims.uid)).require(device, needed)
-    if await accounts.device(device) is None:  # only its owner gets this far
+    found = await accounts.device(device)
+    if found is None:  # only its owner gets this far
         raise NotFound(f"no device {device}")
-    await links_of(request).send_task(device, action)
+    if action == "livecommand":
+        # The origin assigned now: a device moved to another streams there from now on.
+        origin = found.wowza_url or settings.device_wowza_url
+        await links_of(request).send_task(device, action, origin=origin)
+    else:
+        await links_of(request).send_task(device, action)
     return {"result": "request sent to camera"}

@@ -14,11 +14,14 @@ token may not see is `{"<uidd>": "Unauthorized"}` in `errors` (the two look
 the same, as on `/devices`); one it may see that is not resident here is
 `{"<uidd>": "not resident"}`. Each device has the reference's fields, with
 `permissions` the token's right (`r` or `a`) and `status` one of `live`,
-`online`, `novideo`, `offline`. camloft has no live origin yet, so `live` is
-false, `session` null, `startt` 0 and `endt` null. `wowza` is the host of the
-device's live origin as `/devices/viewerInfo` names it, not the reference's
-placeholder `wowza1.manything.com`: a client that uses it regardless of
-`live` reaches this deployment rather than a stranger's host.
+`online`, `novideo`, `offline`. While the camera streams live video
+(`camloft.live`), `status` is `live`, `live` true, `session` and `startt` the
+live session's start (ms) and `wowza` the host of the live origin it streams
+to; otherwise `live` is false, `session` null, `startt` 0, and `wowza` is
+the host of the device's assigned live origin as `/devices/viewerInfo` names
+it, not the reference's placeholder `wowza1.manything.com`: a client that
+uses it regardless of `live` reaches this deployment rather than a
+stranger's host. `endt` is always null.
 
 **/cameras/realtime/live** is Server-Sent Events: each message is one line
 `data: {"type": "liveSession"|"alert", "data": {...}}` and a blank line.
@@ -127,11 +130,13 @@ async def cameras_status(
             errors.append({str(ref): NOT_RESIDENT})
         else:
             group = result.setdefault(str(ref.uid), {"devices": {}})
-            group["devices"][str(ref.device_id)] = (
-                {"uid": str(ref), "permissions": [item.right.value]}
-                | state.fields()
-                | {"wowza": item.wowza}
-            )
+            fields = state.fields()
+            if fields["wowza"] is None:
+                fields["wowza"] = item.wowza
+            group["devices"][str(ref.device_id)] = {
+                "uid": str(ref),
+                "permissions": [item.right.value],
+            } | fields
     return {"result": result, "errors": errors}
 
 
@@ -167,8 +172,12 @@ def sse(message: Mapping[str, Any]) -> str:
 
 
 def _with_wowza(message: Mapping[str, Any], wowza: str) -> dict[str, Any]:
-    """A liveSession message with its device's live origin filled in."""
-    return {"type": "liveSession", "data": dict(message["data"]) | {"wowza": wowza}}
+    """A liveSession message with its device's live origin filled in (unless it is live:
+    then it names the origin the camera streams to)."""
+    data = dict(message["data"])
+    if data.get("wowza") is None:
+        data["wowza"] = wowza
+    return {"type": "liveSession", "data": data}
 
 
 async def realtime_stream(

@@ -1,4 +1,4 @@
-"""HLS media playlists (RFC 8216) of recorded video, built from indexed segments.
+"""HLS media playlists (RFC 8216): of recorded video, and of live streams (`live_playlist`).
 
 The text is all this module owns; where a segment's URI points is the caller's
 business (`uri`). The rules each playlist follows:
@@ -81,5 +81,63 @@ def recorded_playlist(segments: Sequence[T], uri: Callable[[T], str], *, finishe
         lines.append(address)
         previous_end = segment.start_ms + segment.duration_ms
     if finished:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+class LiveEntry(Timed, Protocol):
+    """A segment of a live playlist: its media sequence number, and whether a
+    discontinuity comes before it."""
+
+    @property
+    def media_sequence(self) -> int: ...
+
+    @property
+    def discontinuity(self) -> bool: ...
+
+
+L = TypeVar("L", bound=LiveEntry)
+
+
+def live_playlist(
+    segments: Sequence[L],
+    uri: Callable[[L], str],
+    *,
+    target_seconds: int,
+    discontinuity_sequence: int,
+    ended: bool,
+    can_block_reload: bool = True,
+) -> str:
+    """The sliding-window playlist of a live stream (RFC 8216 6.2.2), oldest segment first.
+
+    `target_seconds` must stay the same for the life of the stream (the
+    caller keeps the largest seen); `discontinuity_sequence` counts the
+    discontinuities that slid out of the window. With `can_block_reload` the
+    server promises to hold a reload that asks for a segment not yet there
+    (`_HLS_msn`, RFC 8216bis 6.2.5.2), so a player learns of a segment the
+    moment it exists. An ended stream gets `#EXT-X-ENDLIST`.
+    """
+    first = segments[0].media_sequence if segments else 0
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:6" if can_block_reload else "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{target_seconds}",
+    ]
+    if can_block_reload:
+        lines.append("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES")
+    lines += [
+        f"#EXT-X-MEDIA-SEQUENCE:{first}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}",
+    ]
+    for index, segment in enumerate(segments):
+        address = uri(segment)
+        if not address or any(c in address for c in "\r\n"):
+            raise ValueError(f"not a playlist URI: {address!r}")
+        if segment.discontinuity and index > 0:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.start_ms)}")
+        lines.append(f"#EXTINF:{segment.duration_ms / 1000:.3f},")
+        lines.append(address)
+    if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+TS_PACKET = 188
+
+
+def looks_like_mpegts(data: bytes) -> bool:
+    """Whole 188-byte MPEG-TS packets, the first with its sync byte: not proof, a sanity check."""
+    return bool(data) and len(data) % TS_PACKET == 0 and data[0] == 0x47
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:

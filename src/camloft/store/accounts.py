@@ -240,6 +240,15 @@ class AccountStore:
         found = await self.devices(refs=[ref])
         return found[0] if found else None
 
+    async def device_by_streamname(self, streamname: str) -> Device | None:
+        """The device whose live stream is called `streamname` (unique)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(*_DEVICE_COLUMNS).where(DeviceRow.streamname == streamname)
+            )
+            found = [_device(row) for row in rows]
+        return found[0] if found else None
+
     async def require_device(self, ref: DeviceRef) -> Device:
         device = await self.device(ref)
         if device is None:

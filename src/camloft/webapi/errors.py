@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from camloft.errors import CamloftError, TooManyRequests
+from camloft.errors import CamloftError, TooManyRequests, Unavailable
 
 log = logging.getLogger("camloft")
 
@@ -29,7 +29,7 @@ def error_response(
 async def _camloft_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CamloftError)
     headers = None
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | Unavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.status_code, exc.code, exc.message, headers)
 

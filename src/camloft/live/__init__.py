@@ -1,0 +1,1 @@
+"""The live origin ("Wowza" role): live HLS of cameras that stream now."""
