@@ -57,6 +57,7 @@ def push(
         params=query,
         content=data,
         headers={"Authorization": f"CamloftDevice {key}"},
+        timeout=30,
     )
 
 
