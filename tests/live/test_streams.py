@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from camloft.ids import DeviceRef
-from camloft.live.streams import SPARE, WINDOW, LiveStream, LiveStreams
+from camloft.live.streams import SPARE, WINDOW, LiveStream, LiveStreams, PushedSegment
 
 pytestmark = pytest.mark.anyio
 
@@ -17,10 +17,10 @@ TS = b"\x47" + bytes(187)
 
 
 def push(stream: LiveStream | LiveStreams, session: int, sequence: int, start_ms: int) -> bool:
-    fields = {"start_ms": start_ms, "duration_ms": 1000, "data": TS, "independent": True}
+    pushed = PushedSegment(session, sequence, start_ms, 1000, TS, independent=True)
     if isinstance(stream, LiveStreams):
-        return stream.add(DEVICE, session, sequence, **fields)  # type: ignore[arg-type]
-    return stream.add(session, sequence, **fields)  # type: ignore[arg-type]
+        return stream.add(DEVICE, pushed)
+    return stream.add(pushed)
 
 
 def uri(segment: object) -> str:

@@ -45,13 +45,13 @@ from fastapi.responses import JSONResponse, Response
 from camloft.access import Right
 from camloft.errors import BadRequest, Forbidden, NotFound, Unavailable
 from camloft.ids import DeviceRef
-from camloft.live.streams import LiveStream, LiveStreams
+from camloft.live.streams import LiveStream, LiveStreams, PushedSegment
 from camloft.media.playlist import MIME_TYPE
 from camloft.media.segment import looks_like_mpegts
 from camloft.store.accounts import AccountStore
 from camloft.tokens import TokenClaims
 from camloft.webapi.deps import AppSettings, CurrentClaims, find_token
-from camloft.webapi.device_keys import DeviceKeys, device_with_key, read_body
+from camloft.webapi.device_keys import UPLOAD_BODY, DeviceKeys, device_with_key, read_body
 
 router = APIRouter(tags=["live origin"])
 
@@ -209,14 +209,7 @@ async def live_segment(
 @router.put(
     "/live/v1/streams/{uidd}/{session}/{sequence}",
     summary="Push one live segment (adapters only)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def put_live_segment(
     request: Request,
@@ -235,13 +228,7 @@ async def put_live_segment(
     if not looks_like_mpegts(data):
         raise BadRequest("the body is not an MPEG-TS segment", code="not_mpegts")
     added = streams.add(
-        device,
-        session,
-        sequence,
-        start_ms=start_ms,
-        duration_ms=duration_ms,
-        data=data,
-        independent=independent,
+        device, PushedSegment(session, sequence, start_ms, duration_ms, data, independent)
     )
     if last:
         streams.end(device, session)

@@ -37,6 +37,18 @@ ENDED_KEEP_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
+class PushedSegment:
+    """One segment as an adapter pushes it (see `camloft.media.live.LiveSegment`)."""
+
+    session: int
+    sequence: int
+    start_ms: int
+    duration_ms: int
+    data: bytes
+    independent: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LiveSegmentEntry:
     media_sequence: int
     session: int
@@ -81,17 +93,9 @@ class LiveStream:
     def newest_sequence(self) -> int | None:
         return self.segments[-1].media_sequence if self.segments else None
 
-    def add(
-        self,
-        session: int,
-        sequence: int,
-        *,
-        start_ms: int,
-        duration_ms: int,
-        data: bytes,
-        independent: bool,
-    ) -> bool:
+    def add(self, pushed: PushedSegment) -> bool:
         """Take one pushed segment; False when it was taken before (a retried push)."""
+        session, sequence = pushed.session, pushed.sequence
         same_session = session == self.session
         last = self._last_adapter_sequence
         if same_session and last is not None and sequence <= last:
@@ -107,17 +111,17 @@ class LiveStream:
                 media_sequence=self._next_sequence,
                 session=session,
                 adapter_sequence=sequence,
-                start_ms=start_ms,
-                duration_ms=duration_ms,
-                data=data,
+                start_ms=pushed.start_ms,
+                duration_ms=pushed.duration_ms,
+                data=pushed.data,
                 discontinuity=discontinuity,
-                independent=independent,
+                independent=pushed.independent,
                 arrived=time.time(),
             )
         )
         self._next_sequence += 1
         # RFC 8216 4.3.3.1: each EXTINF *rounded to the nearest integer* must not exceed it.
-        self.target_seconds = max(self.target_seconds, math.floor(duration_ms / 1000 + 0.5))
+        self.target_seconds = max(self.target_seconds, math.floor(pushed.duration_ms / 1000 + 0.5))
         while len(self.segments) > self.window + SPARE:
             if self.segments.popleft().discontinuity:
                 self._dropped_discontinuities += 1
@@ -201,29 +205,13 @@ class LiveStreams:
     def all(self) -> list[LiveStream]:
         return [self._streams[device] for device in sorted(self._streams)]
 
-    def add(
-        self,
-        device: DeviceRef,
-        session: int,
-        sequence: int,
-        *,
-        start_ms: int,
-        duration_ms: int,
-        data: bytes,
-        independent: bool,
-    ) -> bool:
+    def add(self, device: DeviceRef, pushed: PushedSegment) -> bool:
+        """Take one pushed segment of `device`; False when it was taken before."""
         stream = self._streams.get(device)
         if stream is None:
             stream = LiveStream(device, window=self._window, clock=self._clock)
             self._streams[device] = stream
-        added = stream.add(
-            session,
-            sequence,
-            start_ms=start_ms,
-            duration_ms=duration_ms,
-            data=data,
-            independent=independent,
-        )
+        added = stream.add(pushed)
         waiting = self._waiting.pop(device, None)
         if waiting is not None:
             waiting.set()

@@ -22,7 +22,7 @@ from camloft.logger.shapes import alert_json
 from camloft.media.segment import looks_like_mpegts
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
-from camloft.webapi.device_keys import DeviceKeys, device_with_key, read_body
+from camloft.webapi.device_keys import UPLOAD_BODY, DeviceKeys, device_with_key, read_body
 
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_SEGMENT_MS = 60_000
@@ -76,15 +76,7 @@ AuthenticatedDevice = Annotated[DeviceRef, Depends(authenticated_device)]
 @router.put(
     "/adapter/v1/segments/{uidd}/{start_ms}",
     summary="Upload one recorded MPEG-TS segment (adapters only)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            # Sent as video/mp2t; declared as octet-stream, which every OpenAPI tool can send.
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def put_segment(
     request: Request,
@@ -143,14 +135,7 @@ def image_key(device: DeviceRef, kind: str, name: int) -> str:
 @router.put(
     "/adapter/v1/images/{uidd}/{kind}/{at_ms}",
     summary="Upload a thumb, a still or an event's thumb (adapters only)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def put_image(
     request: Request, device: AuthenticatedDevice, kind: str, at_ms: int

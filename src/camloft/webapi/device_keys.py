@@ -21,6 +21,15 @@ from camloft.tokens import sha256_hex
 DEVICE_SCHEME = "camloftdevice"
 KEY_CACHE_SECONDS = 60.0
 
+# How an upload's body is declared in OpenAPI: segments go as video/mp2t and pictures as
+# image/jpeg, declared as octet-stream, which every OpenAPI tool can send.
+UPLOAD_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 
 class DeviceKeys:
     """Checks device keys against the account store, remembering answers for a minute."""
