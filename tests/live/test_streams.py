@@ -111,3 +111,18 @@ async def test_a_reader_waits_for_the_first_segment_and_for_the_next() -> None:
     assert await stream.wait_for(lambda: stream.newest_sequence == 1, 2)
     assert not await stream.wait_for(lambda: stream.newest_sequence == 2, 0.1)
     await task
+
+
+async def test_a_new_session_after_the_end_starts_with_an_empty_window() -> None:
+    stream = LiveStream(DEVICE)
+    for n in range(5):
+        push(stream, T0, n, T0 + n * 1000)
+    stream.end(T0)
+    push(stream, T0 + 20_000, 0, T0 + 20_000)
+    text = stream.playlist(uri)
+    assert uris_of(text) == ["media_5.ts"] and "#EXT-X-ENDLIST" not in text
+    assert "#EXT-X-MEDIA-SEQUENCE:5" in text and "#EXT-X-DISCONTINUITY-SEQUENCE:1" in text
+
+
+def uris_of(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]

@@ -26,6 +26,7 @@ from camloft.media.synthetic import (
     SyntheticScene,
     clock_text,
     motion_active,
+    read_clock,
     tone_active,
 )
 
@@ -240,6 +241,40 @@ def test_clock_text_has_milliseconds_in_utc() -> None:
     assert clock_text(START + 0.123) == "2026-11-25 13:40:05.123 UTC"
     assert clock_text(0.0) == "1970-01-01 00:00:00.000 UTC"
     assert clock_text(0.9996) == "1970-01-01 00:00:01.000 UTC"
+
+
+def test_read_clock_reads_the_burnt_in_clock_to_the_ms_after_h264() -> None:
+    """`read_clock` is the inverse of the burnt-in clock: pictures rendered at known
+    times (every digit in every place), encoded with H.264 and decoded, read back
+    exactly to the ms (bench/live measures glass-to-glass latency with it)."""
+    times = [START + 0.123, 0.0, 1234567890.987, 2**31 - 0.001, 4102444799.999]
+    times += [START + n * 86_400 * 37.1 + n * 3_661.111 for n in range(1, 25)]
+    camera = SyntheticCamera("reader", SyntheticScene(audio=False))
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=15, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = SCENE.width, SCENE.height, "yuv420p"
+        video.bit_rate = 256_000
+        for index, at in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(camera.render(1.0, at), format="rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 15)
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+    with av.open(io.BytesIO(buffer.getvalue()), "r") as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == len(times)
+    for frame, at in zip(decoded, times, strict=True):
+        assert clock_text(read_clock(frame.to_ndarray(format="rgb24"))) == clock_text(at)
+        assert clock_text(read_clock(frame.to_ndarray(format="gray"))) == clock_text(at)
+
+
+def test_read_clock_refuses_a_picture_without_a_clock() -> None:
+    for blank in (np.zeros((360, 640, 3), np.uint8), np.full((360, 640), 128, np.uint8)):
+        with pytest.raises(ValueError, match="no synthetic clock"):
+            read_clock(blank)
+    with pytest.raises(ValueError, match="too small"):
+        read_clock(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_schedule_windows_start_inclusive_end_exclusive() -> None:

@@ -11,7 +11,9 @@ holds at most `window + SPARE` segments: memory per stream is bounded however
 long it runs. Media sequence numbers are the origin's own and only grow for
 the life of the stream; a new adapter session (a camera restarted, moved, or
 asked again after its tail) continues it after an `EXT-X-DISCONTINUITY`, as
-does a gap in an adapter's own sequence (a segment dropped on the way).
+does a gap in an adapter's own sequence (a segment dropped on the way). A new
+session of a stream that had ended starts with an empty window: the old
+session's segments are dropped, so a new viewer starts at the present.
 
 Readers wait for what is not there yet with `wait_for`: a playlist before
 the first segment, or (blocking playlist reload) for a media sequence number.
@@ -101,6 +103,10 @@ class LiveStream:
         if same_session and last is not None and sequence <= last:
             return False
         discontinuity = bool(self.segments) and (not same_session or sequence != (last or 0) + 1)
+        if not same_session and self.ended:
+            # A new session after the end: its viewers want now, not the old session's tail.
+            self._dropped_discontinuities += sum(1 for s in self.segments if s.discontinuity)
+            self.segments.clear()
         if not same_session:
             self.session = session
         self.ended = False

@@ -29,7 +29,9 @@ No network and no camera protocol live here.
 from __future__ import annotations
 
 import bisect
+import calendar
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -40,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import av
 import numpy as np
@@ -226,6 +228,81 @@ def clock_text(capture_time: float) -> str:
     "2026-11-25 13:40:05.123 UTC"."""
     seconds, millis = divmod(round(capture_time * 1000), 1000)
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{millis:03d} UTC"
+
+
+def read_clock(picture: npt.NDArray[Any]) -> float:
+    """The time (seconds since the epoch) the burnt-in clock of a synthetic camera's
+    picture shows, to the ms: the inverse of `clock_text` for a decoded frame.
+
+    `picture` is an RGB array of shape (height, width, 3), or the luma plane alone
+    (height, width), as decoded from the camera's stream (H.264 artefacts are fine).
+    Each character of the clock is matched against its glyphs drawn with the camera's
+    font at the same place: the default font's digits share one advance width, so every
+    digit of the clock has a fixed cell. Raises ValueError when no clock is there.
+    """
+    gray = picture.astype(np.float32)
+    if gray.ndim == 3:
+        gray = gray.mean(axis=2)
+    height, width = gray.shape
+    glyphs = _clock_glyphs(width, height)
+    if glyphs is None:
+        raise ValueError(f"a {width}x{height} picture is too small for the whole clock")
+    digits: list[str] = []
+    worst = 0.0
+    for left, right, references in glyphs.cells:
+        cell = gray[glyphs.top : glyphs.bottom, left:right]
+        errors = [float(np.abs(cell - reference).mean()) for reference in references]
+        best = min(range(10), key=errors.__getitem__)
+        # How unlike its glyph the cell is where either has ink: near 0 for a clock,
+        # large for a picture with no clock there (a plain mean would pass a black one).
+        reference = references[best]
+        ink = (cell > 64) | (reference > 64)
+        worst = max(worst, float(np.abs(cell - reference)[ink].mean()) if ink.any() else 255.0)
+        digits.append(str(best))
+    if worst > _CLOCK_MAX_ERROR:
+        raise ValueError(f"no synthetic clock in this {width}x{height} picture")
+    text = "".join(digits)
+    try:
+        whole = calendar.timegm(time.strptime(text[:14], "%Y%m%d%H%M%S"))
+    except ValueError as err:
+        raise ValueError(f"the clock reads {text!r}, not a time") from err
+    return whole + int(text[14:]) / 1000
+
+
+_CLOCK_MAX_ERROR = 60.0  # of 255: the worst digit's mean difference from its glyph where inked
+
+
+@dataclass(frozen=True, slots=True)
+class _ClockGlyphs:
+    top: int
+    bottom: int
+    cells: list[tuple[int, int, list[npt.NDArray[np.float32]]]]  # left, right, digits 0-9
+
+
+@functools.lru_cache(maxsize=8)
+def _clock_glyphs(width: int, height: int) -> _ClockGlyphs | None:
+    """Each digit of the clock of a `width` x `height` camera: where, and how 0-9 look
+    there; None when the clock does not fit in such a picture."""
+    camera = SyntheticCamera("clock", SyntheticScene(width=width, height=height, audio=False))
+    box = camera.clock_box
+    if box[2] > width or box[3] > height:
+        return None
+    pictures = []
+    for digit in "0123456789":
+        image = Image.new("L", (width, height))
+        draw = ImageDraw.Draw(image)
+        draw.text(camera._clock_origin, _CLOCK_TEMPLATE.replace("8", digit), font=camera._font,
+                  fill=255)  # fmt: skip
+        pictures.append(np.asarray(image, dtype=np.float32))
+    cells = []
+    for index, char in enumerate(_CLOCK_TEMPLATE):
+        if char != "8":
+            continue
+        start = camera._clock_origin[0] + camera._font.getlength(_CLOCK_TEMPLATE[:index])
+        end = start + camera._font.getlength(char)
+        left, right = math.floor(start), math.ceil(end)
+        cells.append((left, right, [p[box[1] : box[3], left:right] for p in pictures]))
+    return _ClockGlyphs(box[1], box[3], cells)
 
 
 @dataclass(frozen=True, slots=True)
