@@ -13,9 +13,10 @@ from typing import Any
 
 import anyio.to_thread
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
-from camloft import __version__, demo, logs
+from camloft import __version__, demo, logs, web
 from camloft.adapter.runner import Adapter
 from camloft.auth import admin_routes
 from camloft.auth import routes as auth_routes
@@ -125,16 +126,29 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", tags=["server"], summary="What this server is")
-    async def index() -> dict[str, Any]:
-        return {
+    web.mount(app)
+
+    @app.get(
+        "/",
+        tags=["server"],
+        summary="What this server is (JSON), or the web viewer for a browser",
+        response_model=None,
+        responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+    )
+    async def index(request: Request) -> Response:
+        # Content negotiation: a browser (Accept: text/html) gets the web viewer.
+        if web.wants_html(request):
+            return web.page()
+        description: dict[str, Any] = {
             "name": "camloft",
             "version": __version__,
             "region": settings.region,
             "api": "Videoloft 1.0.8",
             "docs": "/docs",
             "openapi": "/openapi.json",
+            "web": "/",
         }
+        return JSONResponse(description, headers={"Vary": "Accept"})
 
     return app
 

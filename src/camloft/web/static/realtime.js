@@ -1,0 +1,70 @@
+// The realtime stream (`/cameras/realtime/live`, Server-Sent Events).
+//
+// EventSource sends no headers, so the token rides in the query. The server closes the
+// stream after 5 minutes (and at once when none of the cameras is resident yet): on any
+// close or error the stream is opened again with the current token, after a pause that
+// grows while the server keeps failing.
+
+const MAX_NAMED = 100; // name the cameras in the URL up to this many; beyond, watch all resident
+
+export class Realtime {
+  constructor(session, onMessage) {
+    this.session = session;
+    this.onMessage = onMessage;
+    this.uidds = [];
+    this.source = null;
+    this.timer = null;
+    this.delay = 1000;
+    this.stopped = true;
+  }
+
+  start(uidds) {
+    this.uidds = uidds;
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+    }
+  }
+
+  async connect() {
+    if (this.stopped || this.uidds.length === 0) {
+      return;
+    }
+    await this.session.freshToken().catch(() => {});
+    if (this.stopped || !this.session.token) {
+      return;
+    }
+    const params = this.uidds.length <= MAX_NAMED ? { uidd: this.uidds } : {};
+    const source = new EventSource(this.session.url("/cameras/realtime/live", params));
+    this.source = source;
+    source.onmessage = (message) => {
+      this.delay = 1000;
+      let parsed;
+      try {
+        parsed = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      this.onMessage(parsed);
+    };
+    source.onerror = () => {
+      // Closed by the server (its 5 minutes are up) or failed: reconnect ourselves, with a
+      // fresh token (the browser's own retry would reuse the old URL and its token).
+      source.close();
+      if (this.source !== source || this.stopped) {
+        return;
+      }
+      this.source = null;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, 30000);
+    };
+  }
+}
