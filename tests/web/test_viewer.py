@@ -246,8 +246,12 @@ def test_event_plays_with_scrubbing_and_download(
     # Newest first; start time in the camera's zone, duration, type and magnitude.
     expect(first.locator("time")).to_contain_text("UTC+0")
     expect(first.locator(".event-type")).to_contain_text("motion")
-    ids = [int(i) for i in page.locator("#event-list .event-item").evaluate_all(
-        "items => items.map(item => item.dataset.id)")]
+    ids = [
+        int(i)
+        for i in page.locator("#event-list .event-item").evaluate_all(
+            "items => items.map(item => item.dataset.id)"
+        )
+    ]
     assert ids == sorted(ids, reverse=True)
 
     page.locator(f".event-item[data-id='{event['id']}'] a.event").click()
@@ -425,3 +429,34 @@ def test_phone_layout(demo_server: Server, browser: Browser) -> None:  # noqa: F
         expect(page.locator("#camera-pane")).to_be_visible()
     finally:
         context.close()
+
+
+def test_the_page_renews_its_token_before_it_expires(
+    tmp_path_factory: pytest.TempPathFactory,
+    browser_page: Page,  # noqa: F811
+) -> None:
+    """With 8 s tokens, the page is still signed in and working 20 s later, on the
+    tokens it renewed by itself from the cookie (no test code calls the renewal)."""
+    env = camloft_env(new_secret(), None, demo_cameras="false", token_ttl_seconds="8")
+    server = Server(tmp_path_factory.mktemp("camloft-web-ttl"), env, ["--demo"]).start()
+    try:
+        page = browser_page
+        page.goto(f"{server.url}/")
+        page.fill("#login-email", OWNER[0])
+        page.fill("#login-password", OWNER[1])
+        page.click("#login-submit")
+        expect(page.locator("a.camera")).to_have_count(3)
+        tokens = {page.evaluate("() => camloft.session.token")}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            page.wait_for_timeout(1000)
+            tokens.add(page.evaluate("() => camloft.session.token"))
+        assert len(tokens) >= 3  # renewed about every 6 s (75 % of 8 s), never let lapse
+        token = page.evaluate("() => camloft.session.token")
+        mine = httpx.get(f"{server.url}/devices", headers=auth_header(token))
+        assert mine.status_code == 200  # the page's current token is valid
+        page.click("#nav-sharing")
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#login-screen")).to_be_hidden()
+    finally:
+        server.stop()
