@@ -17,8 +17,9 @@ Baselines (child processes, `getrusage(RUSAGE_CHILDREN)`, start-up included):
 In process (`time.process_time`, what a long-running adapter pays per stream):
   the `Analyzer` on the sub file with motion detection on (demux + decode every
   frame + 5 fps motion, timed by pts), the `Analyzer` on the main file with
-  motion off (demux + key frames decoded for thumbs), and a bare demux of the
-  main file, so the key-frame decoding can be told apart.
+  motion off (demux; the latest key frame is kept and decoded only when a
+  picture is asked for: here one thumb a minute, as the adapter's periodic
+  thumb), and a bare demux of the main file, to tell them apart.
 
 The adapter (`camloft adapter --config cameras.toml` as a child process, one
 camera, record = "continuous" so every segment is uploaded) uploading to a real
@@ -29,7 +30,7 @@ the user and devices made with `camloft admin`):
              interpreter, imports (PyAV, NumPy, httpx, websockets, pydantic,
              typer), the config; a long-running adapter pays it once.
   fast       the main file read as fast as it goes, motion off (the analyser
-             then still decodes the key frames, for thumbs: included). Done
+             then decodes a key frame only for a picture: included). Done
              when the logger holds every segment and the spool is empty; the
              adapter's CPU is read then from /proc/<pid>/stat (utime + stime of
              all its threads, dead ones included), before SIGTERM, so neither
@@ -329,10 +330,15 @@ def analyse_file(path: Path, *, motion: bool) -> Analysed:
             "bench", video, trigger, audio=audio, motion=MotionSettings(enabled=motion)
         )
         base = time.time() * 1000
+        next_thumb_ms = base
         for packet in container.demux(video):
             if packet.pts is None or packet.time_base is None:
                 continue
-            analyzer.feed(packet, round(base + float(packet.pts * packet.time_base) * 1000))
+            at_ms = round(base + float(packet.pts * packet.time_base) * 1000)
+            analyzer.feed(packet, at_ms)
+            if not motion and at_ms >= next_thumb_ms and analyzer.latest_at_ms is not None:
+                analyzer.latest_thumb()  # the adapter's periodic thumb (thumb_every_seconds)
+                next_thumb_ms = at_ms + 60_000
         analyzer.flush()
     cpu = time.process_time() - started
     stats = analyzer.stats
@@ -829,7 +835,7 @@ def main() -> int:
         )
         key_runs = [analyse_file(MAIN, motion=False) for _ in range(RUNS)]
         key_frames = Row(
-            "(e) Analyzer, main, motion off: demux + key frames decoded (in process)",
+            "(e) Analyzer, main, motion off: demux + a thumb a minute (in process)",
             [r.cpu for r in key_runs],
             f"{key_runs[0].decoded} decoded",
         )
@@ -1064,17 +1070,20 @@ def main() -> int:
             "127.0.0.1 (another process: the logger's CPU is not counted). Its CPU is read "
             "from `/proc/<pid>/stat` (all threads, ended ones included) when the logger holds "
             "every segment and the spool is empty, before SIGTERM (the exit is not counted, "
-            "except in the row that says so). With motion off the analyser still decodes "
-            'every key frame of the main stream (for thumbs): included. "Fast" reads the main '
+            "except in the row that says so). With motion off the analyser decodes a key "
+            "frame of the main stream only for a picture (the periodic thumb, once a "
+            'minute): included. "Fast" reads the main '
             "file as fast as it goes, which squeezes out the wake-ups a live camera pays per "
-            "second of wall time (the link's 0.2 s poll, the uploader's 1 s wait): those were "
+            "second of wall time (the link's 1 s poll, the websocket's keepalive): those were "
             f"measured for {IDLE_SECONDS:.0f} s after each fast run "
             '(`/proc/<pid>/task/*/schedstat`) and added in the row that says so. "Live" '
             "serves each stream at its real rate (`ffmpeg -re -i <file> -c copy -f mpegts "
             "tcp://127.0.0.1:<port>?listen=1`, other processes, not counted) to adapters "
             f"reading it as `source` and `substream`, {PACED} of each kind, together with "
             f"{PACED} of each ffmpeg baseline reading the same kind of live stream, all at "
-            "once for the whole stream (median of each kind). Only a live-rate input shows "
+            "once for the whole stream (median of each kind). The adapter reads a live "
+            "input in batches (after a read that waited for data it waits 0.5 s, "
+            "`media/batching.py`); ffmpeg reads as data comes. Only a live-rate input shows "
             "the real cost of motion on the sub-stream: its analysis is timed by arrival, so "
             'a file read fast gets a handful of pictures analysed. "Minus start-up" '
             "subtracts the median CPU of an adapter with no camera, from exec to its banner "

@@ -6,22 +6,23 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from camloft import demo
 from camloft.access import Right
-from camloft.auth.admin import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES, Admin
-from camloft.auth.passwords import Passwords
-from camloft.auth.shapes import device_view, user_view
+from camloft.auth.plans import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES
 from camloft.config import Settings, load_settings
 from camloft.errors import CamloftError
 from camloft.ids import DeviceRef, GrantTarget
-from camloft.store.accounts import AccountStore
-from camloft.store.db import create_engine, migrate
+
+if TYPE_CHECKING:
+    from camloft.auth.admin import Admin
+
+# The server's pieces (the store, SQLAlchemy, the demo) are imported inside the commands
+# that use them: `camloft adapter` runs on a camera site and starts without them.
 
 app = typer.Typer(help="camloft: a self-hosted camera cloud.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage users, devices and grants.", no_args_is_help=True)
@@ -87,6 +88,8 @@ def _banner(settings: Settings) -> None:
     out.print(f"\n[bold green]camloft is running[/] at [bold]{settings.base_url}[/]")
     out.print(f"  API docs: {settings.base_url}/docs   data: {settings.data_dir.resolve()}")
     if settings.demo:
+        from camloft import demo
+
         for login in (demo.OWNER, demo.VIEWER):
             out.print(
                 f"  log in as [bold]{login.email}[/] / [bold]{login.password}[/]  ({login.role})"
@@ -106,6 +109,11 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _run_admin(ctx: typer.Context, action: Callable[[Admin], Awaitable[T]]) -> T:
+    from camloft.auth.admin import Admin
+    from camloft.auth.passwords import Passwords
+    from camloft.store.accounts import AccountStore
+    from camloft.store.db import create_engine, migrate
+
     settings: Settings = ctx.obj
 
     async def run() -> T:
@@ -185,6 +193,8 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
 @user_app.command("list")
 def user_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List users."""
+    from camloft.auth.shapes import user_view
+
     _print_rows([user_view(u) for u in _run_admin(ctx, lambda a: a.store.users())], as_json)
 
 
@@ -207,6 +217,8 @@ def device_add(ctx: typer.Context, owner_email: str, name: str) -> None:
 @device_app.command("list")
 def device_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List devices (a null logger or live origin URL means the deployment's default)."""
+    from camloft.auth.shapes import device_view
+
     devices = _run_admin(ctx, lambda a: a.store.all_devices())
     _print_rows([device_view(d) for d in devices], as_json)
 

@@ -6,6 +6,8 @@ analyser's default, five pictures a second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pydantic
@@ -255,3 +257,31 @@ def test_a_thing_that_stops_becomes_background() -> None:
     assert readings[1].motion
     assert not any(r.motion for r in readings[-50:])
     assert sum(r.motion for r in readings) < 100  # gone within 20 s
+
+
+def test_the_light_fit_runs_only_when_the_light_may_have_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gain/offset fit is skipped for a mover (most of the picture kept its level),
+    which is what it costs on a busy scene, and still runs for dusk and a light step."""
+    fits: list[int] = []
+    relit = MotionDetector._relit
+
+    def counted(
+        self: MotionDetector, background: npt.NDArray[np.float32], picture: npt.NDArray[np.float32]
+    ) -> Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]:
+        fits.append(1)
+        return relit(self, background, picture)
+
+    monkeypatch.setattr(MotionDetector, "_relit", counted)
+    camera = Camera()
+    camera.settle()
+    readings = moving_square(camera, 24)
+    assert all(r.motion for r in readings[1:]) and not fits
+
+    dusk = Camera(MotionSettings(sensitivity=10))
+    dusk.settle()
+    start = dusk.background
+    for i in range(100):
+        assert not dusk.shoot(start * (1.0 - 0.6 * i / 300)).motion
+    assert fits

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,24 @@ from av.stream import Stream
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.config import CameraSettings
 from camloft.adapter.link import LinkClient
+from camloft.adapter.live import LiveStreamer
 from camloft.adapter.ptz import is_ptz_action, ptz_controller
 from camloft.adapter.recorder import Recorder
-from camloft.adapter.sources import CameraReader, Status
+from camloft.adapter.sources import CameraReader, Status, is_file_source
 from camloft.adapter.spool import Spool
 from camloft.adapter.synthetic_source import OPEN_OPTIONS, SyntheticServer
 from camloft.adapter.uploader import Uploader
 from camloft.events import TRIGGER_HOLD_MS, EventRecord, EventType
+from camloft.media.batching import READ_PAUSE_SECONDS, ArrivalClock, ReadPause, batched
+from camloft.media.live import LiveCutter
 from camloft.media.segment import Segment
 from camloft.media.segmenter import Segmenter
 from camloft.media.synthetic import SceneView
 
 log = logging.getLogger("camloft.adapter.camera")
+# How much later than its place on the sub-stream's timeline a packet may arrive, beyond
+# the batching pause, before that timeline is anchored again at arrival.
+_MAX_LATE_SECONDS = 2.0
 
 
 def now_ms() -> int:
@@ -55,6 +62,14 @@ class Camera:
         self.link = LinkClient(
             self.device, settings.key, logger_url, on_task=self.on_task, status=self.status
         )
+        self.live = LiveStreamer(
+            self.device,
+            settings.key,
+            on_change=self.link.status_changed,
+            tail_seconds=settings.live_tail_seconds,
+            from_buffer=settings.live_from_buffer,
+        )
+        self._cutter: LiveCutter | None = None
         self._synthetic: SyntheticServer | None = None
         view = None  # the virtual PTZ's; the settings allow it for synthetic sources only
         if settings.ptz.driver == "virtual":
@@ -72,6 +87,14 @@ class Camera:
             loop=settings.loop,
             options=options,
         )
+        # A live input is read in batches (media/batching.py), except while someone
+        # watches it live; a file needs no pause.
+        self._read_pause = ReadPause(
+            0.0 if is_file_source(settings.source) else READ_PAUSE_SECONDS,
+            urgent=self._watched_live,
+        )
+        sub = settings.substream
+        self._sub_pause_s = 0.0 if sub is None or is_file_source(sub) else READ_PAUSE_SECONDS
         self._analyzer: Analyzer | None = None
         self.subreader: CameraReader | None = None
         if settings.substream is not None:
@@ -91,6 +114,7 @@ class Camera:
             self._synthetic.start()
         self.uploader.start(stop)
         self.link.start(stop)
+        self.live.start(stop)
         self.reader.start()
         if self.subreader is not None:
             self.subreader.start()
@@ -98,6 +122,7 @@ class Camera:
     def stop(self) -> None:
         """Stop reading; the open segment is finished and spooled, the event closed."""
         self.reader.stop()
+        self._read_pause.hurry()
         if self.subreader is not None:
             self.subreader.stop()
             self.subreader.join(15)
@@ -111,12 +136,20 @@ class Camera:
     def _consume(self, container: InputContainer, stop: threading.Event) -> None:
         video = container.streams.video[0]
         audio = next((s for s in container.streams.audio if s.codec_context.name == "aac"), None)
+        self._cutter = self.live.cutter(video, audio)
         if self.subreader is not None:
             # Motion, sound and pictures all come from the sub-stream: the main stream
             # is only copied, never decoded.
-            Segmenter(
-                container, self._on_segment, target_seconds=self.settings.segment_seconds
-            ).run(stop)
+            try:
+                Segmenter(
+                    container,
+                    self._on_segment,
+                    target_seconds=self.settings.segment_seconds,
+                    on_packet=self._cutter.feed,
+                    read_pause=self._read_pause,
+                ).run(stop)
+            finally:
+                self._cutter.close()
             return
         self._analyzer = Analyzer(
             self.settings.name,
@@ -131,14 +164,17 @@ class Camera:
             self._on_segment,
             target_seconds=self.settings.segment_seconds,
             on_packet=self._on_packet,
+            read_pause=self._read_pause,
         )
         try:
             segmenter.run(stop)
         finally:
             self._analyzer.flush()
+            self._cutter.close()
 
     def _consume_substream(self, container: InputContainer, stop: threading.Event) -> None:
-        """Motion and sound from the sub-stream, timed by arrival (a live stream's clock)."""
+        """Motion and sound from the sub-stream, timed by arrival (a live stream's clock):
+        read in batches, each packet is placed by pts after its stream's first arrival."""
         video = container.streams.video[0]
         audio = next((s for s in container.streams.audio if s.codec_context.name == "aac"), None)
         analyzer = Analyzer(
@@ -150,22 +186,33 @@ class Camera:
             sound=self.settings.sound,
         )
         streams: list[Stream] = [video] if audio is None else [video, audio]
+        pause_s = self._sub_pause_s
+        clock = ArrivalClock(
+            {s.index: float(s.time_base or 0) for s in streams},
+            max_late_ms=1000 * (pause_s + _MAX_LATE_SECONDS),
+        )
         try:
-            for packet in container.demux(streams):
+            for packet in batched(container.demux(streams), stop, pause_s):
                 if stop.is_set():
                     break
                 if packet.dts is not None:
-                    at_ms = now_ms()
+                    at_ms = clock.at_ms(packet.stream_index, packet.pts, now_ms())
                     analyzer.feed(packet, at_ms)
                     self._pictures_after(analyzer, at_ms)
         finally:
             analyzer.flush()
+
+    def _watched_live(self) -> bool:
+        cutter = self._cutter
+        return cutter is not None and cutter.active
 
     def _on_segment(self, segment: Segment) -> None:
         self.segments_recorded += 1
         self.recorder.on_segment(segment)
 
     def _on_packet(self, packet: Packet[Stream], at_ms: int) -> None:
+        if self._cutter is not None:
+            self._cutter.feed(packet, at_ms)
         analyzer = self._analyzer
         if analyzer is None:
             return
@@ -208,7 +255,9 @@ class Camera:
 
     # the link
 
-    def on_task(self, action: str) -> None:
+    def on_task(self, action: str, task: Mapping[str, Any] | None = None) -> None:
+        """A task from the logger; `task` is the whole message (livecommand's `origin`)."""
+        task = task or {}
         if action == "triggerevent":
             self.recorder.trigger(EventType.TRIGGER, now_ms(), hold_ms=TRIGGER_HOLD_MS)
         elif action == "capturethumb":
@@ -216,7 +265,12 @@ class Camera:
         elif action == "capturestill":
             self._want("still", now_ms())
         elif action == "livecommand":
-            log.info("camera %s: live streaming is not available yet", self.settings.name)
+            origin = task.get("origin")
+            if isinstance(origin, str) and origin.startswith(("http://", "https://")):
+                self.live.keepalive(origin)
+                self._read_pause.hurry()  # the first segment goes out at the next packet
+            else:
+                log.warning("camera %s: livecommand without a live origin", self.settings.name)
         elif is_ptz_action(action):
             if self.ptz is None:
                 log.info("camera %s: no PTZ driver for %s", self.settings.name, action)
@@ -227,8 +281,10 @@ class Camera:
 
     def status(self) -> dict[str, Any]:
         queue_mb, queue_sec = self.spool.backlog()
-        return {
-            "status": self.reader.status or "novideo",
+        live = self.live.status()
+        status = self.reader.status or "novideo"
+        return live | {
+            "status": "live" if live["live"] and status == "online" else status,
             "queue_mb": round(queue_mb, 3),
             "queue_sec": round(queue_sec, 1),
         }

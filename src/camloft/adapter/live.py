@@ -134,13 +134,15 @@ class LiveStreamer:
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
+        """After `stop` was set: wake the thread, so that it sees it, and wait for it."""
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                self._wake.wait(1.0)
+                self._wake.wait(self._next_check())
                 self._wake.clear()
                 self._expire()
                 while True:
@@ -151,6 +153,18 @@ class LiveStreamer:
                     self._push(segment)
         finally:
             self._client.close()
+
+    def _next_check(self) -> float | None:
+        """Seconds until `_expire` may have work; None: none until woken (an idle camera
+        costs no wake-ups: a livecommand or a segment wakes this thread)."""
+        with self._lock:
+            left = self._deadline - time.monotonic()
+            cutter = self._cutter
+        if cutter is not None and cutter.active:
+            return max(0.1, left)
+        if self._live is not None:
+            return max(0.1, left + STALLED_SECONDS + 0.1)
+        return None
 
     def _expire(self) -> None:
         """Past the tail: stop the cutter; a camera that sends nothing is ended here."""

@@ -26,7 +26,11 @@ How `MotionDetector` decides, for each picture:
    background brought to the picture's light: a gain and an offset, fitted
    robustly (two guesses, "no change" and "the quartiles match", the one more
    pixels agree with refined by least squares on the pixels that agree), so a
-   mover does not bend the fit. (A quiet picture skips the fit.) When
+   mover does not bend the fit. The fit runs only when the light may have
+   changed: more than half of the unmasked picture moved the same way by a
+   quarter of the pixel threshold or more, or `LIGHT_FIT_FRACTION` of it
+   changed. A quiet picture, and a mover that leaves the rest of the picture
+   at its level (most pictures of a busy scene), skip it. When
    `LIGHT_CHANGE_FRACTION` of the picture changed all the same, with or
    without that correction, the picture becomes the background and the
    reading says `light_change` instead of motion (a change of light too
@@ -63,11 +67,14 @@ _Float = npt.NDArray[np.float32]
 
 LIGHT_CHANGE_FRACTION = 0.8
 """A changed fraction this large is a change of light, not a mover."""
+LIGHT_FIT_FRACTION = 0.25
+"""A changed fraction this large is fitted a change of light whatever the level did."""
 FULL_SCALE_FRACTION = 0.5
 """The changed fraction that gives the highest magnitude."""
 _QUARTILES = (25.0, 50.0, 75.0)
 _MIN_SPREAD = 4.0  # grey levels between quartiles, or their deviation, to measure a gain by
 _MAX_GAIN = 4.0
+_LIGHT_SHIFT = 0.25  # of the pixel threshold: a level change of most pixels this large is light
 _MIN_INLIERS = 0.2  # of the unmasked picture, to refine the light's gain and offset on
 _DEFAULT_STEP_MS = 200  # assumed time between pictures when capture times do not advance
 
@@ -204,11 +211,15 @@ class MotionDetector:
 
         active = self._active
         threshold = np.float32(self._pixel_threshold)
-        raw = np.count_nonzero((np.abs(picture - background) > threshold) & active)
+        difference = picture - background
+        raw = np.count_nonzero((np.abs(difference) > threshold) & active)
         fraction = raw / self._active_count
-        if fraction > self._area_threshold:
-            # Something changed: by a mover, or by the light? (Skipped when nothing did.)
-            relit = self._relit(background[active], picture[active])
+        if fraction > self._area_threshold and self._light_may_have_changed(difference, fraction):
+            # Something changed: by a mover, or by the light?
+            if self._active_count == active.size:  # no mask: the same pixels, uncopied
+                relit = self._relit(background.reshape(-1), picture.reshape(-1))
+            else:
+                relit = self._relit(background[active], picture[active])
             changed = (np.abs(picture - relit(background)) > threshold) & active
             fraction = np.count_nonzero(changed) / self._active_count
 
@@ -227,6 +238,28 @@ class MotionDetector:
         self._averaged = 1
         self._streak = 0
 
+    def _light_may_have_changed(self, difference: _Float, fraction: float) -> bool:
+        """Whether a change found is worth fitting a change of light to (step 3).
+
+        Light changes the level of the whole picture: most pixels move the same
+        way, or the change is wide. A mover changes its own place only; on a busy
+        scene that is most pictures, and the fit costs more than the rest together.
+        """
+        if fraction >= LIGHT_FIT_FRACTION:
+            return True
+        level = np.float32(self._pixel_threshold * _LIGHT_SHIFT)
+        half = self._active_count / 2
+        if self._active_count == self._active.size:  # no mask: skip the `& active`
+            return bool(
+                np.count_nonzero(difference > level) > half
+                or np.count_nonzero(difference < -level) > half
+            )
+        active = self._active
+        return bool(
+            np.count_nonzero((difference > level) & active) > half
+            or np.count_nonzero((difference < -level) & active) > half
+        )
+
     def _relit(self, background: _Float, picture: _Float) -> Callable[[_Float], _Float]:
         """The change of light from `background` to `picture` (their unmasked pixels), as a
         function that applies it: gain and offset, robust to movers."""
@@ -241,10 +274,15 @@ class MotionDetector:
             predicted = np.float32(model[0]) * background + np.float32(model[1])
             return np.abs(picture - predicted) <= threshold
 
-        model = max(guesses, key=lambda m: int(np.count_nonzero(agree(m))))
-        for _ in range(2):
-            inliers = agree(model)
-            if np.count_nonzero(inliers) < _MIN_INLIERS * background.size:
+        agreeing = [agree(guess) for guess in guesses]
+        counts = [int(np.count_nonzero(inliers)) for inliers in agreeing]
+        best = counts.index(max(counts))  # the first of equals, as max() picks
+        model, inliers, count = guesses[best], agreeing[best], counts[best]
+        for step in range(2):
+            if step:
+                inliers = agree(model)
+                count = int(np.count_nonzero(inliers))
+            if count < _MIN_INLIERS * background.size:
                 break
             model = _fit(background[inliers], picture[inliers])
         gain32, offset32 = np.float32(model[0]), np.float32(model[1])

@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 
 from camloft.access import Grant, Right
 from camloft.auth.passwords import Passwords
+from camloft.auth.plans import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES
 from camloft.errors import BadRequest, NotFound
 from camloft.ids import DeviceRef, GrantTarget
 from camloft.store.accounts import AccountStore, Device, User
 from camloft.tokens import sha256_hex
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}")
-DEFAULT_MAX_AGE_DAYS = 7
-DEFAULT_MAX_DEVICES = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from camloft.access import Grant, Right
 from camloft.auth import shapes
-from camloft.auth.admin import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES, Admin
+from camloft.auth.admin import Admin
+from camloft.auth.plans import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES
 from camloft.errors import Forbidden, Unauthorized
 from camloft.ids import DeviceRef, GrantTarget
 from camloft.store.accounts import User

@@ -29,6 +29,12 @@ business of the `on_segment` callback, called on the thread that runs
 `Segmenter.run`. `on_packet`, if given, sees every packet that goes into a
 segment, with its wall-clock ms, before it is muxed: motion and sound
 analysis decode from there, so the demux happens once.
+
+A live input can be read in batches (`read_pause`, a
+`camloft.media.batching.ReadPause`): after a read that waited for the
+network, the loop rests before the next. Times are unchanged, as they follow
+from pts, except that a timeline started after a jump may be anchored up to a
+rest late; the first timeline is not (no rest until it is anchored).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from av.packet import Packet
 from av.stream import Stream
 from av.video.stream import VideoStream
 
+from camloft.media.batching import WAITED_S, ReadPause
 from camloft.media.segment import Segment
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,7 @@ class Segmenter:
         target_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
         on_packet: Callable[[Packet[Stream], int], None] | None = None,
+        read_pause: ReadPause | None = None,
     ) -> None:
         if target_seconds <= 0:
             raise ValueError(f"target_seconds must be positive, not {target_seconds}")
@@ -104,11 +112,16 @@ class Segmenter:
         self._on_segment = on_segment
         self._on_packet = on_packet
         self._clock = clock
+        self._read_pause = read_pause
         self._video: VideoStream = container.streams.video[0]
         self._audio: AudioStream | None = next(
             (s for s in container.streams.audio if s.codec_context.name in _AUDIO_CODECS), None
         )
         self._time_base: Fraction = self._video.time_base or Fraction(1, 90_000)
+        # For `on_packet`'s times, in floats: Fraction arithmetic for every packet costs more.
+        self._ms_per_tick = float(self._time_base) * 1000
+        audio_base = self._audio.time_base if self._audio is not None else None
+        self._audio_ms_per_tick = float(audio_base) * 1000 if audio_base else 0.0
         self._target_pts = int(target_seconds / self._time_base)
         self._max_gap_pts = int(MAX_GAP_SECONDS / self._time_base)
         rate = self._video.guessed_rate or self._video.average_rate
@@ -143,7 +156,14 @@ class Segmenter:
         if self._audio is not None:
             streams.append(self._audio)
         packets = self._container.demux(streams)
+        video_index = self._video.index
+        pause = self._read_pause
+        timed = pause is not None and pause.seconds > 0
+        clock = time.monotonic
+        waited = False
         while stop is None or not stop.is_set():
+            if timed:
+                started = clock()
             try:
                 packet = next(packets)
             except StopIteration:
@@ -151,12 +171,17 @@ class Segmenter:
             except (av.error.FFmpegError, OSError):  # the camera or the network failed
                 self._finish_at_last_packet()
                 raise
-            if packet.pts is None or packet.dts is None:
-                continue
-            if packet.stream.index == self._video.index:
-                self._on_video(packet, packet.pts, packet.dts)
-            else:
-                self._on_audio(packet, packet.dts)
+            if timed:
+                waited = clock() - started > WAITED_S
+            pts, dts = packet.pts, packet.dts
+            if pts is not None and dts is not None:
+                if packet.stream_index == video_index:
+                    self._on_video(packet, pts, dts)
+                else:
+                    self._on_audio(packet, dts)
+            # Not before the timeline is anchored: its anchor is the clock when read.
+            if waited and pause is not None and self._timeline is not None:
+                pause.rest()
         self._finish_at_last_packet()
 
     def _on_video(self, packet: Packet[Stream], pts: int, dts: int) -> None:
@@ -179,9 +204,12 @@ class Segmenter:
             self._finish(current, end_pts=pts)
             current = self._open(pts)
 
-        current.end_pts = max(current.end_pts, pts + (packet.duration or self._frame_pts))
+        end_pts = pts + (packet.duration or self._frame_pts)
+        if end_pts > current.end_pts:
+            current.end_pts = end_pts
         if self._on_packet is not None:
-            self._on_packet(packet, _wall_ms(current.timeline, pts, self._time_base))
+            anchor_pts, anchor_ms = current.timeline
+            self._on_packet(packet, round(anchor_ms + (pts - anchor_pts) * self._ms_per_tick))
         packet.stream = current.video
         current.output.mux_one(packet)
 
@@ -194,10 +222,16 @@ class Segmenter:
             return
         current.last_audio_dts = dts
         current.audio_packets += 1
-        if self._on_packet is not None and packet.pts is not None and packet.time_base:
+        if self._on_packet is not None and packet.pts is not None and self._audio_ms_per_tick:
             anchor_pts, anchor_ms = current.timeline
-            seconds = packet.pts * packet.time_base - anchor_pts * self._time_base
-            self._on_packet(packet, round(anchor_ms + float(seconds * 1000)))
+            self._on_packet(
+                packet,
+                round(
+                    anchor_ms
+                    + packet.pts * self._audio_ms_per_tick
+                    - anchor_pts * self._ms_per_tick
+                ),
+            )
         packet.stream = current.audio
         current.output.mux_one(packet)
 
