@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.s3 import MotoServer, moto_server
 from tests.support import Server, auth_header, camloft_env, login, new_secret, run_cli
 
 PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/postgres"
@@ -126,3 +127,10 @@ def deployment(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield deployed
     deployed.server.stop()
     drop_database(db_name)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's S3 API server on loopback (tests/s3.py), for the whole session."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server

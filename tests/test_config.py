@@ -26,6 +26,16 @@ def test_precedence(tmp_path: Path) -> None:
     assert load_settings(config, env={"CAMLOFT_PORT": "9100"}, port=9200).port == 9200
 
 
+def test_blob_url(tmp_path: Path) -> None:
+    """Files under data_dir unless an S3 bucket is named (store/s3.py parses the rest)."""
+    assert load_settings(env={}, data_dir=tmp_path).blob_url is None
+    url = "s3://video/cams?endpoint_url=http://127.0.0.1:9000&region=us-east-1"
+    assert load_settings(env={"CAMLOFT_BLOB_URL": url}).blob_url == url
+    for bad in ("/srv/video", "s3://", "https://s3.amazonaws.com/video"):
+        with pytest.raises(ConfigError):
+            load_settings(env={"CAMLOFT_BLOB_URL": bad})
+
+
 def test_regions_from_environment() -> None:
     settings = load_settings(env={"CAMLOFT_REGIONS": "eu=http://a:1, us=http://b:2"})
     assert settings.regions == {"eu": "http://a:1", "us": "http://b:2"}

@@ -1,4 +1,4 @@
-"""Publish/subscribe between the parts of a deployment: in-process now, Redis later.
+"""Publish/subscribe between the parts of a deployment: in-process, or over Redis.
 
 A message is a JSON object published on a topic; every subscription to that
 topic gets it. Topics name what the message is about, one per device:
@@ -16,11 +16,12 @@ reading the current state again).
             ...  # delivery.topic, delivery.message, delivery.dropped
     await bus.publish(device_topic(device), {"type": "liveSession", "data": {...}})
 
-`InProcessBus` serves one process (`camloft serve`); a Redis bus behind the
-same `Bus` protocol will join processes. Messages must be JSON: the in-process
-bus checks that too, so nothing works here that could not cross Redis. A
-message is shared by every subscriber that gets it: treat it as read-only.
-Everything here runs on the event loop's thread; publish from there.
+`InProcessBus` serves one process (`camloft serve`); `RedisBus`
+(`camloft.bus_redis`) behind the same `Bus` protocol joins processes.
+Messages must be JSON: the in-process bus checks that too, so nothing works
+here that could not cross Redis. A message is shared by every subscriber
+that gets it: treat it as read-only. Everything here runs on the event
+loop's thread; publish from there.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class Subscription:
 
 
 class Bus(Protocol):
-    """What the roles need of a bus; `InProcessBus` now, a Redis bus later."""
+    """What the roles need of a bus: `InProcessBus`, or `RedisBus` between processes."""
 
     async def publish(self, topic: str, message: Message) -> None:
         """Send `message` to every current subscription of `topic`; never waits for them."""

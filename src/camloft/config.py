@@ -30,6 +30,9 @@ class Settings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # Where video and images go: None = files under data_dir; or an S3 bucket,
+    # s3://bucket/prefix?endpoint_url=...&region=... (camloft.store.s3; AWS_* credentials).
+    blob_url: str | None = Field(None, pattern=r"^s3://[^/?#]+", max_length=2000)
     secret: SecretStr | None = None
     demo: bool = False
     demo_cameras: bool = True  # with --demo: record synthetic cameras in-process
@@ -54,6 +57,10 @@ class Settings(BaseModel):
     # IPs or networks); the client is the rightmost address no trusted proxy added.
     trusted_proxies: str | None = Field(None, max_length=2000)
     log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
+    # The bus between processes: None = in-process (one process); redis://host:port/db = Redis.
+    bus_url: str | None = Field(None, pattern=r"^(redis|rediss|unix)://", max_length=2000)
+    # Prefix of the bus's Redis channels, so deployments sharing a Redis stay apart.
+    bus_prefix: str = Field("camloft:", pattern=r"^[A-Za-z0-9:._-]{1,64}$")
 
     @model_validator(mode="after")
     def _fill_derived(self) -> Self:

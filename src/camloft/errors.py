@@ -9,7 +9,8 @@
     ├── Conflict              409  the thing exists already
     ├── TooManyRequests       429  throttled; `retry_after` says for how long
     ├── Unavailable           503  not there yet (a live stream that has not started);
-    │                              `retry_after` says when to ask again
+    │   │                          `retry_after` says when to ask again
+    │   └── BlobStoreUnavailable  503  the object store (S3) failed to store, read or delete
     └── ConfigError           a setting that cannot start the server (never an HTTP answer)
 
 Roles raise these; one handler (`camloft.webapi.errors`) turns them into JSON
@@ -77,6 +78,10 @@ class Unavailable(CamloftError):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class BlobStoreUnavailable(Unavailable):
+    code = "blob_store_unavailable"
 
 
 class ConfigError(CamloftError):

@@ -24,16 +24,17 @@ from camloft.auth.admin import Admin
 from camloft.auth.passwords import Passwords
 from camloft.auth.service import Authenticator
 from camloft.auth.throttle import LoginThrottle
-from camloft.bus import InProcessBus
+from camloft.bus import Bus, InProcessBus
+from camloft.bus_redis import RedisBus
 from camloft.config import Settings, require_secret
 from camloft.live import routes as live_routes
 from camloft.live.streams import LiveStreams
 from camloft.logger import alerts, link, status, video
 from camloft.logger import routes as logger_routes
 from camloft.logger.cameras import CameraLinks
-from camloft.logger.retention import Retention, free_fraction_of
+from camloft.logger.retention import Retention, free_fraction_of, no_disk_to_fill
 from camloft.store.accounts import AccountStore
-from camloft.store.blobs import FileBlobStore
+from camloft.store.blobs import open_blob_store
 from camloft.store.db import create_engine, migrate
 from camloft.store.recordings import RecordingStore
 from camloft.webapi.device_keys import DeviceKeys
@@ -60,14 +61,17 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
             )
             app.state.accounts = store
-            bus = InProcessBus()
+            bus: Bus = (
+                InProcessBus()
+                if settings.bus_url is None
+                else RedisBus(settings.bus_url, prefix=settings.bus_prefix)
+            )
             app.state.bus = bus
             app.state.camera_links = CameraLinks(bus)
             app.state.paging_snapshots = alerts.PagingSnapshots()
             app.state.device_keys = DeviceKeys(store)
-            app.state.ingest = link.Ingest(
-                app.state.device_keys, RecordingStore(engine), FileBlobStore(settings.data_dir)
-            )
+            blobs = await open_blob_store(settings.blob_url, settings.data_dir)
+            app.state.ingest = link.Ingest(app.state.device_keys, RecordingStore(engine), blobs)
             app.state.live_streams = LiveStreams()
             app.state.live_viewers = live_routes.Viewers(store)
             live_sweeper = asyncio.create_task(app.state.live_streams.sweep_forever())
@@ -77,7 +81,9 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 app.state.ingest.blobs,
                 keep_free_percent=settings.keep_free_percent,
                 owner_quota_bytes=int(settings.owner_quota_gb * 1e9),
-                free_fraction=free_fraction_of(settings.data_dir),
+                free_fraction=free_fraction_of(settings.data_dir)
+                if settings.blob_url is None
+                else no_disk_to_fill,
             )
             retention_task = asyncio.create_task(
                 retention.run_forever(settings.retention_interval_seconds)
@@ -100,6 +106,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
                 retention_task.cancel()
                 live_sweeper.cancel()
                 await bus.aclose()
+                await blobs.aclose()
                 if adapter is not None:
                     # The server no longer listens: nothing to drain to. The spool keeps it.
                     await anyio.to_thread.run_sync(lambda: adapter.stop(drain_seconds=0))

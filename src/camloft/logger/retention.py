@@ -7,6 +7,10 @@ Beyond age, an owner over `owner_quota_gb` loses their oldest video first,
 and when the disk holding the data dir has less than `keep_free_percent`
 free, the oldest video of everyone goes first, so a full disk never stops
 recording. The index row goes before the file: nothing is listed that is gone.
+
+The keep-free rule is for video on a local disk. With the S3 blob store there
+is no disk of ours to fill (`no_disk_to_fill`): age and quota (counted from
+the index's sizes) still apply, and the bucket's own limits are the store's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from camloft.errors import BlobStoreUnavailable
 from camloft.logger.link import image_key
 from camloft.store.accounts import AccountStore, now_ms
 from camloft.store.blobs import BlobStore
@@ -47,6 +52,11 @@ def free_fraction_of(path: Path) -> Callable[[], float]:
         return usage.free / usage.total
 
     return free_fraction
+
+
+def no_disk_to_fill() -> float:
+    """The free fraction of an object store: all of it, as far as retention knows."""
+    return 1.0
 
 
 class Retention:
@@ -121,6 +131,6 @@ class Retention:
         while True:
             try:
                 await self.run_once()
-            except (OSError, SQLAlchemyError) as err:  # a disk or database hiccup
+            except (OSError, SQLAlchemyError, BlobStoreUnavailable) as err:  # a store's hiccup
                 log.error("retention failed, trying again next time: %s", err)
             await asyncio.sleep(interval_seconds)

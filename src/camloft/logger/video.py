@@ -16,13 +16,18 @@ The playlist is served at the root, so a player resolves them against the
 playlist's URL to `/seg_<uidd>_<start_ms>.ts` on the same logger, behind any
 path prefix a proxy adds; a client may also rebuild the name from the last
 path component. A segment is immutable once stored: cached for a year.
+
+A blob store without local files (S3) is answered from bytes: a segment's one
+byte range by a ranged read (several ranges get the whole), and the MP4's
+segments fetched one by one as the remux thread reaches them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -34,15 +39,17 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from camloft.access import Right
-from camloft.errors import BadRequest, NotFound
+from camloft.errors import BadRequest, BlobStoreUnavailable, NotFound
 from camloft.ids import DeviceRef
 from camloft.logger.alerts import DeviceParam, Recordings, readable_device
 from camloft.logger.link import ingest_of
 from camloft.logger.routes import Accounts, one_device
 from camloft.media import playlist
 from camloft.media.mp4 import ExportPart, stream_fmp4
+from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment
 from camloft.webapi.deps import CurrentClaims, find_token
+from camloft.webapi.ranges import RangeNotSatisfiable, single_range
 
 router = APIRouter(tags=["logger"])
 
@@ -54,6 +61,8 @@ MAX_SPAN_MS = 86_400_000  # an event lasts at most a day
 MAX_SECONDS = 2**43 // 1000
 #: A startt/endt this large is ms (as /alert gives them), not seconds (as the reference asks).
 MS_FROM = 10**11
+#: How long the MP4 export waits for one segment from a blob store without files.
+FETCH_SECONDS = 60.0
 
 Seconds = Annotated[
     int | None, Query(ge=0, lt=2**53, description="seconds (ms from 10^11 on are taken as ms)")
@@ -170,12 +179,15 @@ async def _mp4(
     request: Request, accounts: Accounts, device: DeviceRef, segments: list[StoredSegment]
 ) -> Response:
     blobs = ingest_of(request).blobs
+    loop = asyncio.get_running_loop()
     parts = []
     for segment in segments:
         path = blobs.path(segment.blob_key)
-        if path is None:
-            raise NotFound("this logger's video store cannot export MP4", code="no_video_file")
-        parts.append(ExportPart(path, segment.duration_ms))
+        if path is None:  # no file to read: the remux thread fetches the bytes when it comes
+            fetch = _fetcher(blobs, segment.blob_key, loop)
+            parts.append(ExportPart(FilePath(segment.blob_key), segment.duration_ms, fetch))
+        else:
+            parts.append(ExportPart(path, segment.duration_ms))
     found = await accounts.device(device)
     filename = _export_name(found.phonename if found else "", device, segments[0].start_ms)
     return _ClosingStreamingResponse(
@@ -213,7 +225,47 @@ async def recorded_segment(
     path: FilePath | None = blobs.path(segment.blob_key)
     if path is not None and await anyio.Path(path).is_file():
         return FileResponse(path, media_type=SEGMENT_TYPE, headers=headers)
-    data = await blobs.get(segment.blob_key) if path is None else None
+    data: bytes | None = None
+    if path is None:
+        headers["Accept-Ranges"] = "bytes"
+        try:
+            wanted = _wanted_range(request, segment.size)
+        except RangeNotSatisfiable:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{segment.size}"})
+        if wanted is not None:
+            data = await blobs.read(segment.blob_key, *wanted)
+            if data is not None:
+                end = wanted[0] + len(data) - 1
+                headers["Content-Range"] = f"bytes {wanted[0]}-{end}/{segment.size}"
+                return Response(data, 206, media_type=SEGMENT_TYPE, headers=headers)
+        else:
+            data = await blobs.get(segment.blob_key)
     if data is None:
         raise NotFound(f"segment {start_ms} of device {device} is gone", code="no_segment")
     return Response(data, media_type=SEGMENT_TYPE, headers=headers)
+
+
+def _wanted_range(request: Request, size: int) -> tuple[int, int] | None:
+    """The one byte range a request asks for (None: the whole). A segment never changes,
+    so an `If-Range` always matches; it is taken as asking for the whole, to be safe."""
+    if "if-range" in request.headers:
+        return None
+    return single_range(request.headers.get("range"), size)
+
+
+def _fetcher(
+    blobs: BlobStore, key: str, loop: asyncio.AbstractEventLoop
+) -> Callable[[], bytes | None]:
+    """For the remux thread: a blob's bytes, read on the event loop (None: it is gone)."""
+
+    def fetch() -> bytes | None:
+        future = asyncio.run_coroutine_threadsafe(blobs.get(key), loop)
+        try:
+            return future.result(FETCH_SECONDS)
+        except BlobStoreUnavailable as err:  # the export skips the segment, saying why
+            raise OSError(err.message) from err
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    return fetch

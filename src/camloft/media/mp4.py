@@ -26,6 +26,11 @@ export has none, other audio codecs, and packets without timestamps are left
 out. A segment that cannot be read (gone from disk, not MPEG-TS) is skipped
 with a warning; the export goes on.
 
+Sources. A part is read from its file, or, when it has a `fetch` (a blob store
+without local files, such as S3), from the bytes that `fetch` returns on the
+remux thread when the part's turn comes. Either way a segment is demuxed whole
+and let go of once muxed, so at most `AUDIO_LOOKAHEAD` + 1 segments are held.
+
 `stream_fmp4(parts)` runs that in one named thread and hands the bytes to
 asyncio through a bounded queue (`max_chunks` writes of at most
 `CHUNK_BYTES`), so memory stays bounded whatever the length and a slow client
@@ -37,9 +42,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import threading
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -73,10 +79,15 @@ _TICKS = Fraction(1, 90_000)  # the clock of MPEG-TS, in which shifts are counte
 
 @dataclass(frozen=True, slots=True)
 class ExportPart:
-    """One recorded segment to export: its file and its indexed duration."""
+    """One recorded segment to export: its file and its indexed duration.
+
+    With `fetch`, the segment is the bytes it returns (None: gone), and `path`
+    only names it in the log.
+    """
 
     path: Path
     duration_ms: int
+    fetch: Callable[[], bytes | None] | None = None
 
 
 class Sink(Protocol):
@@ -173,7 +184,13 @@ def _read_all(parts: Iterable[ExportPart]) -> Iterator[_Loaded]:
 def _read(part: ExportPart) -> _Loaded | None:
     """Demux one segment whole (a segment is a few seconds), or None if it cannot be read."""
     try:
-        container = av.open(str(part.path), "r", format="mpegts")
+        if part.fetch is None:
+            container = av.open(str(part.path), "r", format="mpegts")
+        else:
+            data = part.fetch()
+            if data is None:
+                raise FileNotFoundError(f"{part.path} is gone")
+            container = av.open(io.BytesIO(data), "r", format="mpegts")
     except (av.error.FFmpegError, OSError) as err:
         log.warning("export skips segment %s: %s", part.path, err)
         return None
