@@ -26,6 +26,16 @@ from tests.support import auth_header
 pytestmark = pytest.mark.e2e
 VIEWERS = 200
 SEGMENTS = 8
+PUSH_EVERY_S = 1.0  # a segment a second, as the demo's cameras cut them
+
+
+async def get(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    """A GET retried once when a kept-alive connection was closed under it (uvicorn closes
+    idle ones after 5 s; a request can race the close), as players retry."""
+    try:
+        return await client.get(url)
+    except httpx.RemoteProtocolError:
+        return await client.get(url)
 
 
 async def follow(client: httpx.AsyncClient, base: str, token: str, until: int) -> dict[int, bytes]:
@@ -34,12 +44,12 @@ async def follow(client: httpx.AsyncClient, base: str, token: str, until: int) -
     want: int | None = None
     while want is None or want <= until:
         query = {"userToken": token} | ({} if want is None else {"_HLS_msn": want})
-        answer = await client.get(f"{base}/playlist.m3u8?{urlencode(query)}")
+        answer = await get(client, f"{base}/playlist.m3u8?{urlencode(query)}")
         assert answer.status_code == 200, answer.text
         for uri in uris(answer.text):
             number = int(uri.split("_", 1)[1].split(".", 1)[0])
             if number not in got and number <= until:
-                segment = await client.get(f"{base}/{uri}")
+                segment = await get(client, f"{base}/{uri}")
                 assert segment.status_code == 200, segment.text
                 got[number] = segment.content
         want = max(got) + 1
@@ -47,11 +57,15 @@ async def follow(client: httpx.AsyncClient, base: str, token: str, until: int) -
 
 
 async def watch_all(base: str, token: str) -> list[dict[int, bytes]]:
-    limits = httpx.Limits(max_connections=VIEWERS + 10, max_keepalive_connections=VIEWERS + 10)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        return await asyncio.gather(
-            *(follow(client, base, token, SEGMENTS - 1) for _ in range(VIEWERS))
-        )
+    """200 viewers, each with a client of its own as each player has. (One httpx client
+    shared by all 200 spends ~5 ms of CPU a request managing its pool of 200 connections:
+    this process then falls seconds behind, and the test measures the client.)"""
+
+    async def viewer() -> dict[int, bytes]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await follow(client, base, token, SEGMENTS - 1)
+
+    return await asyncio.gather(*(viewer() for _ in range(VIEWERS)))
 
 
 def test_two_hundred_viewers_miss_no_segment(deployment: Deployment) -> None:
@@ -64,7 +78,7 @@ def test_two_hundred_viewers_miss_no_segment(deployment: Deployment) -> None:
 
     def pusher() -> None:
         for sequence in range(1, SEGMENTS):
-            time.sleep(1.0)
+            time.sleep(PUSH_EVERY_S)
             pushed.append(push(deployment, uidd, key, sequence, data[sequence]).status_code)
 
     feeding = threading.Thread(target=pusher)

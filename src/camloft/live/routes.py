@@ -34,9 +34,11 @@ expiry is checked on every request.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -64,43 +66,75 @@ SEGMENT_NAME = re.compile(r"media_([0-9]{1,12})\.ts")
 STREAM_NAME = re.compile(r"[0-9]{1,10}\.[0-9]{1,10}_[A-Za-z0-9]{1,40}-nr")
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TimedCache(Generic[K, V]):
+    """Answers remembered for `seconds`, each looked up once however many ask at once.
+
+    When a stale key is asked for by many requests together (200 viewers of one
+    stream whose rights expire in the same second), one lookup runs and the rest
+    await it, instead of a query each.
+    """
+
+    def __init__(self, seconds: float, *, max_entries: int = MAX_CACHED) -> None:
+        self._seconds = seconds
+        self._max_entries = max_entries
+        self._values: dict[K, tuple[V, float]] = {}
+        self._pending: dict[K, asyncio.Future[V]] = {}  # lookups under way
+
+    async def get(self, key: K, lookup: Callable[[], Awaitable[V]]) -> V:
+        cached = self._values.get(key)
+        if cached is not None and time.monotonic() - cached[1] <= self._seconds:
+            return cached[0]
+        task = self._pending.get(key)
+        if task is None:
+            # A task of its own: a viewer who goes away does not cancel the others' answer.
+            task = asyncio.ensure_future(self._load(key, lookup))
+            self._pending[key] = task
+        return await asyncio.shield(task)
+
+    async def _load(self, key: K, lookup: Callable[[], Awaitable[V]]) -> V:
+        try:
+            value = await lookup()
+            if len(self._values) >= self._max_entries:
+                self._values.clear()  # rare: a bound, not a policy
+            self._values[key] = (value, time.monotonic())
+            return value
+        finally:
+            del self._pending[key]
+
+
 class Viewers:
     """Which device a stream name is, and what a viewer may do with it, briefly remembered."""
 
     def __init__(self, accounts: AccountStore) -> None:
         self._accounts = accounts
-        self._names: dict[str, tuple[DeviceRef | None, float]] = {}
-        self._rights: dict[tuple[int, DeviceRef], tuple[Right | None, float]] = {}
+        self._names: TimedCache[str, DeviceRef | None] = TimedCache(NAMES_CACHE_SECONDS)
+        self._rights: TimedCache[tuple[int, DeviceRef], Right | None] = TimedCache(
+            RIGHTS_CACHE_SECONDS
+        )
 
     async def device_of(self, streamname: str) -> DeviceRef:
         if not STREAM_NAME.fullmatch(streamname):
             raise NotFound(f"no live stream {streamname[:80]!r}", code="no_stream")
-        now = time.monotonic()
-        cached = self._names.get(streamname)
-        if cached is None or now - cached[1] > NAMES_CACHE_SECONDS:
+
+        async def lookup() -> DeviceRef | None:
             found = await self._accounts.device_by_streamname(streamname)
-            cached = (None if found is None else found.ref, now)
-            self._remember(self._names, streamname, cached)
-        if cached[0] is None:
+            return None if found is None else found.ref
+
+        device = await self._names.get(streamname, lookup)
+        if device is None:
             raise NotFound(f"no live stream {streamname!r}", code="no_stream")
-        return cached[0]
+        return device
 
     async def require_read(self, claims: TokenClaims, device: DeviceRef) -> None:
-        now = time.monotonic()
-        key = (claims.uid, device)
-        cached = self._rights.get(key)
-        if cached is None or now - cached[1] > RIGHTS_CACHE_SECONDS:
-            access = await self._accounts.access_map(claims.uid)
-            cached = (access.right_on(device), now)
-            self._remember(self._rights, key, cached)
-        if cached[0] is None:
-            raise Forbidden(f"no right to watch device {device}", code="forbidden")
+        async def lookup() -> Right | None:
+            return (await self._accounts.access_map(claims.uid)).right_on(device)
 
-    @staticmethod
-    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(cache) >= MAX_CACHED:
-            cache.clear()  # rare: a bound, not a policy
-        cache[key] = value
+        if await self._rights.get((claims.uid, device), lookup) is None:
+            raise Forbidden(f"no right to watch device {device}", code="forbidden")
 
 
 def streams_of(request: Request) -> LiveStreams:

@@ -30,9 +30,12 @@ WAITED_S = 0.002
 T = TypeVar("T")
 
 
-def batched(packets: Iterator[T], stop: threading.Event, pause_s: float) -> Iterator[T]:
+def batched(
+    packets: Iterator[T], stop: threading.Event, pause_s: float, *, waited_s: float = WAITED_S
+) -> Iterator[T]:
     """`packets` as they come, with a wait of `pause_s` after each that the input made us wait
-    for (cut short by `stop`). Errors of the input propagate unchanged."""
+    for (a read that took over `waited_s`; cut short by `stop`). Errors of the input propagate
+    unchanged."""
     if pause_s <= 0:
         yield from packets
         return
@@ -43,7 +46,7 @@ def batched(packets: Iterator[T], stop: threading.Event, pause_s: float) -> Iter
             packet = next(packets)
         except StopIteration:
             return
-        waited = clock() - started > WAITED_S
+        waited = clock() - started > waited_s
         yield packet
         if waited:
             stop.wait(pause_s)
