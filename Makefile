@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/adapter/camera.py
 	$(BIN)/python bench/logger/run.py
 	$(BIN)/python bench/live/run.py
+	$(BIN)/python bench/bus/run.py
 
 # The client's API reference, from its docstrings.
 docs: $(STAMP)

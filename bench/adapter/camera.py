@@ -73,37 +73,57 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import re
 import resource
-import secrets
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common.py
 
 import av
-import httpx
 import remux  # bench/adapter/remux.py, beside this script: its input and ffmpeg run
 
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.motion import MotionSettings
 from camloft.events import EventType
+from common import (
+    Children,
+    Device,
+    Media,
+    abort_on_signals,
+    add_device,
+    add_h264,
+    add_user,
+    base_env,
+    camloft_command,
+    child_cpu,
+    describe,
+    ffmpeg_version,
+    free_port,
+    load_average,
+    machine,
+    machine_text,
+    med,
+    proc_cpu,
+    pyav_version,
+    require_ffmpeg,
+    run_benchmark,
+    runs_text,
+    scratch_root,
+    start_serve,
+    tail,
+    verdict,
+    write_results,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## bench/adapter (per camera)"
-HEADER = "# Benchmark results\n"
 
 CACHE = remux.CACHE
 MAIN = remux.INPUT
@@ -121,63 +141,9 @@ CAMERAS_TARGET = 250
 MOTION_CAMERAS_TARGET = 60
 
 EMAIL, PASSWORD = "bench@camloft.test", "bench-password"
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
-
-
-class Aborted(Exception):
-    """SIGTERM/SIGHUP: unwind so that the clean-up in `finally` blocks runs."""
-
-
-def _abort(signum: int, _frame: FrameType | None) -> None:
-    raise Aborted(f"stopped by signal {signum}")
-
-
-# processes: every child is registered, and stopped at the end whatever happens
-
-
-@dataclass
-class Children:
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.processes.append(process)
-        return process
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if process in self.processes:
-            self.processes.remove(process)
-
-    def stop_all(self) -> None:
-        for process in list(self.processes):
-            self.stop(process, timeout=10)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # CPU of a process
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a live process (all its threads, also those that ended), seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
 def thread_runtimes(pid: int) -> dict[str, int]:
@@ -199,23 +165,6 @@ def idle_cpu_per_second(pid: int, seconds: float) -> float:
     return spent / 1e9 / elapsed
 
 
-def child_cpu(command: list[str]) -> float:
-    """CPU seconds (user + system) of one child process run to its end."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr.strip()}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def listening(port: int) -> bool:
     """Whether something listens on 127.0.0.1:`port` (read from /proc: no connection made)."""
     wanted = f"0100007F:{port:04X}"
@@ -224,22 +173,6 @@ def listening(port: int) -> bool:
         if parts[1] == wanted and parts[3] == "0A":
             return True
     return False
-
-
-def camloft_command() -> str:
-    beside = Path(sys.executable).parent / "camloft"
-    return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "camloft")
-
-
-def base_env() -> dict[str, str]:
-    """This run's settings only: no CAMLOFT_* or proxy variable of the caller leaks in."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("CAMLOFT_") and not key.lower().endswith("_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"  # the banner reaches the log when printed
-    return env
 
 
 # inputs
@@ -251,20 +184,9 @@ def make_sub(source: Path, path: Path) -> None:
     with av.open(str(source), "r") as src, av.open(str(partial), "w", format="mpegts") as out:
         video_in = src.streams.video[0]
         video_in.thread_type = "AUTO"
-        video = out.add_stream(
-            "libx264",
-            rate=FPS,
-            options={
-                "preset": "ultrafast",
-                "g": str(GOP),
-                "keyint_min": str(GOP),
-                "sc_threshold": "0",
-                "maxrate": str(SUB_BIT_RATE),
-                "bufsize": str(SUB_BIT_RATE),
-            },
+        video = add_h264(
+            out, width=SUB_WIDTH, height=SUB_HEIGHT, fps=FPS, gop=GOP, bit_rate=SUB_BIT_RATE
         )
-        video.width, video.height, video.pix_fmt = SUB_WIDTH, SUB_HEIGHT, "yuv420p"
-        video.bit_rate = SUB_BIT_RATE
         for index, frame in enumerate(src.decode(video_in)):
             small = frame.reformat(
                 width=SUB_WIDTH, height=SUB_HEIGHT, format="yuv420p", interpolation="AREA"
@@ -274,31 +196,6 @@ def make_sub(source: Path, path: Path) -> None:
             out.mux(video.encode(small))
         out.mux(video.encode())
     partial.replace(path)
-
-
-@dataclass(frozen=True)
-class Media:
-    duration_s: float
-    size_mb: float
-    kbit_s: float
-    width: int
-    height: int
-    audio: bool
-
-
-def describe(path: Path) -> Media:
-    with av.open(str(path), "r") as probe:
-        duration = (probe.duration or 0) / 1_000_000
-        video = probe.streams.video[0]
-        size = path.stat().st_size
-        return Media(
-            duration,
-            size / 1e6,
-            size * 8 / duration / 1000 if duration else 0.0,
-            video.width,
-            video.height,
-            bool(probe.streams.audio),
-        )
 
 
 # in-process measurements
@@ -356,17 +253,6 @@ def demux_file(path: Path) -> float:
 # the logger
 
 
-@dataclass(frozen=True)
-class Device:
-    uidd: str
-    key: str
-
-    @property
-    def folder(self) -> str:
-        uid, device_id = self.uidd.split(".")
-        return f"{uid}/{device_id}"
-
-
 @dataclass
 class Logger:
     data_dir: Path
@@ -377,51 +263,17 @@ class Logger:
         return sum(1 for p in folder.rglob("*.ts") if not p.name.startswith("."))
 
 
-def admin(data_dir: Path, env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [camloft_command(), "admin", "--data-dir", str(data_dir), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"camloft admin {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def make_devices(data_dir: Path, env: dict[str, str], count: int) -> list[Device]:
-    admin(data_dir, env, "user", "add", EMAIL, "--password", PASSWORD)
-    devices = []
-    for n in range(count):
-        printed = admin(data_dir, env, "device", "add", EMAIL, f"Bench {n}")
-        uidd = re.search(r"uidd: (\S+)", printed)
-        key = re.search(r"device key: (\S+)", printed)
-        if uidd is None or key is None:
-            raise RuntimeError(f"no uidd or key in: {printed}")
-        devices.append(Device(uidd[1], key[1]))
-    return devices
+    add_user(data_dir, env, EMAIL, PASSWORD)
+    return [add_device(data_dir, env, EMAIL, f"Bench {n}") for n in range(count)]
 
 
 @contextlib.contextmanager
 def logger(children: Children, data_dir: Path, env: dict[str, str]) -> Iterator[Logger]:
-    port = free_port()
-    log = data_dir / "server.log"
-    command = [camloft_command(), "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = children.start(command, log, env)
-    url = f"http://127.0.0.1:{port}"
+    """`camloft serve` for the adapters, stopped afterwards (the children stop it also
+    when it never answered)."""
+    process, url = start_serve(children, data_dir, env, name="the logger")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the logger exited with {process.returncode}:\n{tail(log)}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the logger did not answer /healthz:\n{tail(log)}")
-            time.sleep(0.1)
         yield Logger(data_dir, url)
     finally:
         children.stop(process)
@@ -735,34 +587,6 @@ def paced_runs(
 # reporting
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
-def med(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def runs_text(values: list[float], digits: int = 3) -> str:
-    return ", ".join(f"{v:.{digits}f}" for v in values)
-
-
 @dataclass
 class Row:
     what: str
@@ -780,12 +604,8 @@ def main() -> int:
     parser.add_argument("--no-live", action="store_true", help="skip the 2-minute live runs")
     args = parser.parse_args()
 
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        print("ffmpeg is not installed: apt-get install -y ffmpeg", file=sys.stderr)
-        return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _abort)
+    ffmpeg = require_ffmpeg()
+    abort_on_signals()
     began = time.monotonic()
     CACHE.mkdir(parents=True, exist_ok=True)
     if not MAIN.exists():
@@ -796,10 +616,9 @@ def main() -> int:
         make_sub(MAIN, SUB)
     main_media, sub_media = describe(MAIN), describe(SUB)
     video_s = main_media.duration_s
-    shm = Path("/dev/shm")
-    out_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    out_root = scratch_root()
 
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     children = Children()
     root = Path(tempfile.mkdtemp(prefix="camera-run-", dir=CACHE))
     try:
@@ -809,7 +628,7 @@ def main() -> int:
         remux.run_camloft_child()
         decode = [ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", str(SUB),
                   "-f", "null", "-"]  # fmt: skip
-        child_cpu(decode)
+        child_cpu(decode)  # warm-up
         ffmpeg_copy = Row(
             "(a) `ffmpeg -c copy -f segment -segment_time 2`, main",
             [remux.run_ffmpeg(ffmpeg, out_root)[0] for _ in range(RUNS)],
@@ -819,11 +638,12 @@ def main() -> int:
             [remux.run_camloft_child()[0] for _ in range(RUNS)],
         )
         ffmpeg_decode = Row(
-            "(c) `ffmpeg -threads 1 -i sub.ts -f null -`", [child_cpu(decode) for _ in range(RUNS)]
+            "(c) `ffmpeg -threads 1 -i sub.ts -f null -`",
+            [child_cpu(decode)[0] for _ in range(RUNS)],
         )
         ffmpeg_start = Row(
             "ffmpeg's start-up (`ffmpeg -version`)",
-            [child_cpu([ffmpeg, "-version"]) for _ in range(RUNS)],
+            [child_cpu([ffmpeg, "-version"])[0] for _ in range(RUNS)],
         )
         analyse_file(SUB, motion=True)
         sub_runs = [analyse_file(SUB, motion=True) for _ in range(RUNS)]
@@ -854,8 +674,7 @@ def main() -> int:
         ):
             print(f"  {row.what:<80} {row.median:7.3f} s", flush=True)
 
-        env = base_env()
-        env["CAMLOFT_SECRET"] = secrets.token_urlsafe(36)
+        env = base_env(drop_proxies=True, unbuffered=True)  # the banner reaches the log
         data_dir = root / "logger"
         data_dir.mkdir()
         print("logger, user and devices", flush=True)
@@ -897,7 +716,7 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
 
     took = time.monotonic() - began
-    load = f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    load = f"load average (1 min) {load_before:.2f} before, {load_average():.2f} after"
     boot = startup.median
     copy = ffmpeg_copy.median
     idle = med([r.idle for r in fast if r.idle is not None])
@@ -992,9 +811,6 @@ def main() -> int:
             ),
         ]
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
     remux_ratio = remux_child.median / copy
     verdicts = [
         f"- Remux, (b) <= {REMUX_TARGET}x (a): {verdict(remux_ratio <= REMUX_TARGET)} "
@@ -1035,12 +851,7 @@ def main() -> int:
     )
     print("\n".join([*table_a, "", *table_b, "", *table_c, "", *verdicts]))
 
-    libavformat = ".".join(map(str, av.library_versions["libavformat"]))
-    versions = (
-        f"nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, "
-        f"PyAV {av.__version__} (libavformat {libavformat}), "
-        f"ffmpeg {remux.ffmpeg_version(ffmpeg)}"
-    )
+    versions = machine_text(machine({"PyAV": pyav_version(), "ffmpeg": ffmpeg_version(ffmpeg)}))
 
     def media(name: str, m: Media) -> str:
         return (
@@ -1102,13 +913,8 @@ def main() -> int:
     )
     if not args.no_write:
         write_results(section)
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Aborted as stopped:
-        print(stopped, file=sys.stderr)
-        sys.exit(1)
+    run_benchmark(main)

@@ -23,13 +23,8 @@ Run: `.venv/bin/python bench/adapter/remux.py`.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,15 +32,30 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common.py
+
 import av
 
 from camloft.media.segment import Segment
 from camloft.media.segmenter import Segmenter
+from common import (
+    Tone,
+    add_h264,
+    child_cpu,
+    describe,
+    ffmpeg_version,
+    machine,
+    machine_text,
+    pyav_version,
+    require_ffmpeg,
+    run_benchmark,
+    runs_text,
+    scratch_root,
+    verdict,
+    write_results,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## bench/adapter (remux)"
-HEADER = "# Benchmark results\n"
 
 SECONDS, WIDTH, HEIGHT, FPS, GOP, BIT_RATE = 120, 1920, 1080, 15, 15, 2_000_000
 SAMPLE_RATE, AUDIO_FRAME = 48_000, 1024
@@ -64,29 +74,11 @@ def make_input(path: Path) -> None:
     luma = np.empty((HEIGHT, WIDTH), np.uint8)
     ramp = np.linspace(30, 200, WIDTH, dtype=np.float32).astype(np.uint8)
     chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)
-    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * SECONDS) / SAMPLE_RATE)).astype(
-        np.float32
-    )
 
     partial = path.with_suffix(".partial")
     with av.open(str(partial), "w", format="mpegts") as output:
-        video = output.add_stream(
-            "libx264",
-            rate=FPS,
-            options={
-                "preset": "ultrafast",
-                "g": str(GOP),
-                "keyint_min": str(GOP),
-                "sc_threshold": "0",
-                "maxrate": str(BIT_RATE),
-                "bufsize": str(BIT_RATE),
-            },
-        )
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.bit_rate = BIT_RATE
-        sound = output.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
-        sound.bit_rate = 64_000
-        sent = 0
+        video = add_h264(output, width=WIDTH, height=HEIGHT, fps=FPS, gop=GOP, bit_rate=BIT_RATE)
+        tone = Tone(output, SECONDS, sample_rate=SAMPLE_RATE, frame=AUDIO_FRAME)
         for index in range(SECONDS * FPS):
             luma[:] = ramp
             x = (index * 24) % (WIDTH - 120)
@@ -96,17 +88,9 @@ def make_input(path: Path) -> None:
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts = index
             output.mux(video.encode(frame))
-            until = round((index + 1) * SAMPLE_RATE / FPS)
-            while sent + AUDIO_FRAME <= until:
-                chunk = av.AudioFrame.from_ndarray(
-                    tone[None, sent : sent + AUDIO_FRAME], format="flt", layout="mono"
-                )
-                chunk.sample_rate = SAMPLE_RATE
-                chunk.pts = sent
-                output.mux(sound.encode(chunk))
-                sent += AUDIO_FRAME
+            tone.after_frame(index, FPS)
         output.mux(video.encode())
-        output.mux(sound.encode())
+        tone.flush()
     partial.replace(path)
 
 
@@ -116,17 +100,6 @@ def segment_file(path: Path) -> tuple[int, int]:
     with av.open(str(path), "r") as container:
         Segmenter(container, segments.append).run()
     return len(segments), sum(len(s.data) for s in segments)
-
-
-def child_cpu(command: list[str]) -> tuple[float, str]:
-    """CPU seconds (user + system) of one child process, and what it printed."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr.strip()}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, done.stdout
 
 
 def run_ffmpeg(ffmpeg: str, out_root: Path) -> tuple[float, tuple[int, int]]:
@@ -175,41 +148,12 @@ def measure(
     return statistics.median(times), times, results[-1][1]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def ffmpeg_version(ffmpeg: str) -> str:
-    first = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=True)
-    match = re.match(r"ffmpeg version (\S+)", first.stdout)
-    return match.group(1) if match else "unknown"
-
-
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args()
 
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        print("ffmpeg is not installed: apt-get install -y ffmpeg", file=sys.stderr)
-        return 1
+    ffmpeg = require_ffmpeg()
     began = time.monotonic()
     CACHE.mkdir(parents=True, exist_ok=True)
     if not INPUT.exists():
@@ -217,13 +161,8 @@ def main() -> int:
         started = time.monotonic()
         make_input(INPUT)
         print(f"  took {time.monotonic() - started:.0f} s", flush=True)
-    with av.open(str(INPUT), "r") as probe:
-        duration_s = (probe.duration or 0) / 1_000_000
-        size_mb = INPUT.stat().st_size / 1_000_000
-        rate_kbit = INPUT.stat().st_size * 8 / duration_s / 1000 if duration_s else 0.0
-        has_audio = bool(probe.streams.audio)
-    shm = Path("/dev/shm")
-    out_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    media = describe(INPUT)
+    out_root = scratch_root()
 
     rows = [
         ("(a) ffmpeg -c copy -f segment", *measure(lambda: run_ffmpeg(ffmpeg, out_root))),
@@ -239,17 +178,13 @@ def main() -> int:
         "|---|---:|---|---:|---:|---:|",
     ]
     for name, median, times, (count, size) in rows:
-        runs = ", ".join(f"{t:.3f}" for t in times)
         table.append(
-            f"| {name} | {median:.3f} | {runs} | {count} | {size:,} | {median / baseline:.2f}x |"
+            f"| {name} | {median:.3f} | {runs_text(times)} | {count} | {size:,} "
+            f"| {median / baseline:.2f}x |"
         )
     took = time.monotonic() - began
-    libavformat = ".".join(map(str, av.library_versions["libavformat"]))
-    versions = (
-        f"nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, "
-        f"PyAV {av.__version__} (libavformat {libavformat}), ffmpeg {ffmpeg_version(ffmpeg)}"
-    )
-    verdict = f"Target (b) <= {TARGET_RATIO}x (a): {'met' if met else 'NOT met'} ({ratio:.2f}x)."
+    versions = machine_text(machine({"PyAV": pyav_version(), "ffmpeg": ffmpeg_version(ffmpeg)}))
+    target = f"Target (b) <= {TARGET_RATIO}x (a): {verdict(met)} ({ratio:.2f}x)."
     section = "\n".join(
         [
             SECTION,
@@ -260,26 +195,26 @@ def main() -> int:
             "",
             f"Machine: {versions}.",
             "",
-            f"Data: {duration_s:.0f} s of {WIDTH}x{HEIGHT} {FPS} fps H.264 (libx264 ultrafast, "
-            f"key frame every {GOP} frames){' + AAC' if has_audio else ''} in MPEG-TS, "
-            f"{size_mb:.1f} MB ({rate_kbit:.0f} kbit/s). CPU time = user + system, median of "
-            f"{RUNS} runs after one warm-up; (a) and (b) are whole child processes "
+            f"Data: {media.duration_s:.0f} s of {WIDTH}x{HEIGHT} {FPS} fps H.264 (libx264 "
+            f"ultrafast, key frame every {GOP} frames){' + AAC' if media.audio else ''} in "
+            f"MPEG-TS, {media.size_mb:.1f} MB ({media.kbit_s:.0f} kbit/s). "
+            f"CPU time = user + system, median of {RUNS} runs after one warm-up; "
+            "(a) and (b) are whole child processes "
             "(`getrusage(RUSAGE_CHILDREN)`), process start included; (c) is "
             "`time.process_time()` around opening the file and `Segmenter.run()`.",
             "",
             *table,
             "",
-            verdict,
+            target,
             "",
         ]
     )
     print("\n".join(table))
-    print(verdict)
+    print(target)
     if not args.no_write:
         write_results(section)
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_benchmark(main)

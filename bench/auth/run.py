@@ -26,15 +26,9 @@ import asyncio
 import functools
 import hashlib
 import json
-import os
-import platform
-import re
 import secrets
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,10 +38,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common.py
+
 import httpx
 from sqlalchemy import insert, select
 
@@ -57,12 +51,23 @@ from camloft.store.accounts import AccountStore
 from camloft.store.db import create_engine, migrate
 from camloft.store.tables import DeviceRow, UserRow
 from camloft.tokens import issue_token, verify_token
+from common import (
+    PG_URL,
+    Children,
+    abort_on_signals,
+    base_env,
+    device_row,
+    machine,
+    machine_text,
+    pg_database,
+    postgres_version,
+    run_benchmark,
+    start_serve,
+    user_row,
+    write_results,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## bench/auth"
-PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/{db}"
 
 OWNERS = 500
 DEVICES_PER_OWNER = 10
@@ -113,38 +118,8 @@ class Run:
 # helpers
 
 
-class Aborted(Exception):
-    """SIGTERM/SIGHUP: unwind so that the clean-up in `finally` blocks runs."""
-
-
-def _abort(signum: int, _frame: FrameType | None) -> None:
-    raise Aborted(f"stopped by signal {signum}")
-
-
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def camloft_command() -> Path:
-    beside = Path(sys.executable).parent / "camloft"
-    return beside if beside.exists() else ROOT / ".venv" / "bin" / "camloft"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def starlette_dumps(body: Any) -> bytes:
@@ -166,7 +141,7 @@ def bench_tokens(run: Run) -> None:
     scope["token"] = token
     for name, stmt, target in (
         ("verify_token", "verify_token(secret, token)", VERIFY_TARGET_US),
-        ("issue_token", "issue_token(secret, 123456, region=\"local\")", None),
+        ("issue_token", 'issue_token(secret, 123456, region="local")', None),
     ):
         times = timeit.repeat(stmt, globals=scope, number=TOKEN_CALLS, repeat=TOKEN_RUNS)
         per_call = [t / TOKEN_CALLS * 1e6 for t in times]
@@ -203,17 +178,7 @@ async def seed(url: str, viewer_hash: str) -> Seeded:
         now_ms = int(time.time() * 1000)
 
         def user(email: str, password_hash: str, alias: str) -> dict[str, Any]:
-            return {
-                "email": email,
-                "password_hash": password_hash,
-                "alias": alias,
-                "region": "local",
-                "max_age_days": 30,
-                "max_devices": 100,
-                "account_type": "free",
-                "is_admin": False,
-                "created_ms": now_ms,
-            }
+            return user_row(email, password_hash, alias, max_age_days=30, now_ms=now_ms)
 
         async with engine.begin() as conn:
             await conn.execute(insert(UserRow), [user(VIEWER_EMAIL, viewer_hash, "Viewer")])
@@ -231,21 +196,12 @@ async def seed(url: str, viewer_hash: str) -> Seeded:
             await conn.execute(
                 insert(DeviceRow),
                 [
-                    {
-                        "owner_uid": owner,
-                        "device_id": device,
-                        "phonename": f"Camera {device} of {owner}",
-                        "key_hash": hashlib.sha256(f"{owner}.{device}".encode()).hexdigest(),
-                        "streamname": f"{owner}.{device}_bench-nr",
-                        "logger_url": None,
-                        "wowza_url": None,
-                        "cloud_recording_enabled": True,
-                        "app_version": "camloft",
-                        "device_type": "ipcam",
-                        "language": "en-GB",
-                        "phoneid": f"camloft-{owner}-{device}",
-                        "created_ms": now_ms,
-                    }
+                    device_row(
+                        owner,
+                        device,
+                        hashlib.sha256(f"{owner}.{device}".encode()).hexdigest(),
+                        now_ms=now_ms,
+                    )
                     for owner in owner_uids
                     for device in range(1, DEVICES_PER_OWNER + 1)
                 ],
@@ -259,85 +215,22 @@ async def seed(url: str, viewer_hash: str) -> Seeded:
     return Seeded(viewer_uid, owner_uids, time.perf_counter() - started)
 
 
-# PostgreSQL database lifecycle
-
-
-async def pg_version() -> str:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        version: str = await conn.fetchval("SHOW server_version")
-        return version
-    finally:
-        await conn.close()
-
-
-async def pg_create(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def pg_drop(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 # the server
 
 
 @contextmanager
 def server(data_dir: Path, database_url: str | None) -> Iterator[str]:
     """`camloft serve` in a subprocess; yields its base URL; always killed."""
-    port = free_port()
-    # Only this run's settings: no CAMLOFT_* variable of the caller's shell leaks in.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMLOFT_")}
-    env["CAMLOFT_SECRET"] = secrets.token_urlsafe(36)  # 48 characters
+    # The caller's proxy variables and Python's buffered output, as this benchmark always ran.
+    env = base_env(drop_proxies=False, unbuffered=False)
     if database_url is not None:
         env["CAMLOFT_DATABASE_URL"] = database_url
-    log_path = data_dir / "server.log"
-    command = [str(camloft_command()), "serve", "--port", str(port)]
-    command += ["--data-dir", str(data_dir)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
+    children = Children()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {process.returncode}:\n{_tail(log_path)}"
-                )
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /healthz:\n{_tail(log_path)}")
-            time.sleep(0.1)
+        _process, base = start_serve(children, data_dir, env)
         yield base
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        children.stop_all()
 
 
 # 2. HTTP
@@ -496,31 +389,6 @@ def bench_backend(run: Run, backend: str, database_url: str | None, viewer_hash:
 # 3. report
 
 
-def machine() -> dict[str, str]:
-    try:
-        pg = asyncio.run(pg_version())
-    except (OSError, asyncpg.PostgresError) as err:
-        pg = f"unavailable ({err})"
-    return {
-        "nproc": str(os.cpu_count()),
-        "CPU": cpu_model(),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "PostgreSQL server": pg,
-    }
-
-
-HEADER = """\
-# Benchmark results
-
-Timings come from a shared 2-core machine and are noisy: the server under test,
-the client and the database all share the two cores with whatever else runs.
-Medians are reported (with p95 where a request is timed many times), and each
-section names the script that produced it, its date and the machine, so a
-number can be reproduced by running that script again.
-"""
-
-
 def markdown(run: Run, info: dict[str, str], started: datetime, seconds: float) -> str:
     lines = [
         SECTION,
@@ -528,7 +396,7 @@ def markdown(run: Run, info: dict[str, str], started: datetime, seconds: float) 
         f"Run: `bench/auth/run.py`, {started:%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s.",
         "Command: `make bench` (runs `.venv/bin/python bench/auth/run.py`).",
         "",
-        "Machine: " + ", ".join(f"{key} {value}" for key, value in info.items()) + ".",
+        f"Machine: {machine_text(info)}.",
         "",
         f"Data: one viewer with owner-wide read grants on {OWNERS} owners x "
         f"{DEVICES_PER_OWNER} devices = {DEVICES:,} devices; `camloft serve` as a "
@@ -552,28 +420,17 @@ def markdown(run: Run, info: dict[str, str], started: datetime, seconds: float) 
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _abort)
-    signal.signal(signal.SIGHUP, _abort)
+    abort_on_signals()
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    info = machine()
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    info = machine({"SQLite": sqlite3.sqlite_version, "PostgreSQL server": postgres_version()})
+    print(f"machine: {machine_text(info)}", flush=True)
     run = Run()
     bench_tokens(run)
     viewer_hash = Passwords().hash(VIEWER_PASSWORD)
@@ -581,12 +438,8 @@ def main() -> int:
     if args.no_postgres:
         run.notes.append("PostgreSQL was skipped (`--no-postgres`).")
     else:
-        database = f"camloft_bench_{secrets.token_hex(6)}"
-        asyncio.run(pg_create(database))
-        try:
+        with pg_database() as database:
             bench_backend(run, "postgresql", PG_URL.format(db=database), viewer_hash)
-        finally:
-            asyncio.run(pg_drop(database))
 
     missed = [row for row in run.rows if row.met is False]
     run.notes.append(
@@ -600,13 +453,8 @@ def main() -> int:
     print(section)
     if not args.no_write:
         write_results(section)
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Aborted as stop:
-        print(f"bench/auth: {stop}; servers stopped and databases dropped", file=sys.stderr)
-        sys.exit(1)
+    run_benchmark(main, "bench/auth: {stop}; servers stopped and databases dropped")

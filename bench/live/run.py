@@ -60,15 +60,9 @@ import contextlib
 import io
 import json
 import multiprocessing
-import os
-import platform
 import re
 import resource
-import secrets
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,18 +72,37 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common.py
 
 import av
 import httpx
 
 from camloft.media.synthetic import read_clock
+from common import (
+    Children,
+    Device,
+    abort_on_signals,
+    add_device,
+    add_user,
+    base_env,
+    camloft_command,
+    load_average,
+    machine,
+    machine_text,
+    med,
+    proc_cpu,
+    pyav_version,
+    run_benchmark,
+    runs_text,
+    start_serve,
+    tail,
+    verdict,
+    write_results,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## bench/live"
-HEADER = "# Benchmark results\n"
 
 TAIL_SECONDS = 3
 TRIALS = 10  # start-up trials per mode
@@ -107,59 +120,9 @@ GLASS_TARGET = 4.0
 MISSED_TARGET = 0
 
 ADMIN_EMAIL, OWNER_EMAIL, PASSWORD = "admin@camloft.test", "owner@camloft.test", "bench-pw-1"
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
-
-
-class Aborted(Exception):
-    """SIGTERM/SIGHUP: unwind so that the clean-up in `finally` blocks runs."""
-
-
-def _abort(signum: int, _frame: FrameType | None) -> None:
-    raise Aborted(f"stopped by signal {signum}")
 
 
 # processes
-
-
-@dataclass
-class Children:
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.processes.append(process)
-        return process
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if process in self.processes:
-            self.processes.remove(process)
-
-    def stop_all(self) -> None:
-        for process in list(self.processes):
-            self.stop(process, timeout=10)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a live process (all its threads), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
 def proc_rss_mb(pid: int) -> float:
@@ -174,84 +137,13 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def camloft_command() -> str:
-    beside = Path(sys.executable).parent / "camloft"
-    return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "camloft")
-
-
-def base_env() -> dict[str, str]:
-    """This run's settings only: no CAMLOFT_* or proxy variable of the caller leaks in."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("CAMLOFT_") and not key.lower().endswith("_proxy")
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    env["CAMLOFT_SECRET"] = secrets.token_urlsafe(36)
-    return env
-
-
-def loadavg() -> float:
-    return os.getloadavg()[0]
-
-
 # the deployment
 
 
-@dataclass(frozen=True)
-class Device:
-    uidd: str
-    key: str
-
-
-def admin(data_dir: Path, env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [camloft_command(), "admin", "--data-dir", str(data_dir), *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"camloft admin {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def make_devices(data_dir: Path, env: dict[str, str], names: list[str]) -> list[Device]:
-    admin(data_dir, env, "user", "add", ADMIN_EMAIL, "--password", PASSWORD, "--admin")
-    admin(data_dir, env, "user", "add", OWNER_EMAIL, "--password", PASSWORD)
-    devices = []
-    for name in names:
-        printed = admin(data_dir, env, "device", "add", OWNER_EMAIL, name)
-        uidd = re.search(r"uidd: (\S+)", printed)
-        key = re.search(r"device key: (\S+)", printed)
-        if uidd is None or key is None:
-            raise RuntimeError(f"no uidd or key in: {printed}")
-        devices.append(Device(uidd[1], key[1]))
-    return devices
-
-
-def start_server(children: Children, data_dir: Path, env: dict[str, str]) -> tuple[int, str]:
-    """`camloft serve` on a free port; answers its pid and URL once /healthz answers."""
-    port = free_port()
-    log = data_dir / "server.log"
-    command = [camloft_command(), "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = children.start(command, log, env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{tail(log)}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz", timeout=2, trust_env=False).status_code == 200:
-                return process.pid, url
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not answer /healthz:\n{tail(log)}")
-        time.sleep(0.1)
+    add_user(data_dir, env, ADMIN_EMAIL, PASSWORD, admin=True)
+    add_user(data_dir, env, OWNER_EMAIL, PASSWORD)
+    return [add_device(data_dir, env, OWNER_EMAIL, name) for name in names]
 
 
 @dataclass(frozen=True)
@@ -786,7 +678,7 @@ async def fan_out(site: Site, uidd: str, url: str, raw: bool) -> Fanout:
             for count in counts
         ]
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        load_before = loadavg()
+        load_before = load_average()
         rss_before = proc_rss_mb(site.server_pid)
         server_before = proc_cpu(site.server_pid)
         began = time.monotonic()
@@ -804,7 +696,7 @@ async def fan_out(site: Site, uidd: str, url: str, raw: bool) -> Fanout:
         fanout.client_cpu += worker.cpu
         fanout.late = max(fanout.late, worker.late)
     fanout.rss_before, fanout.rss_after = rss_before, proc_rss_mb(site.server_pid)
-    fanout.load_before, fanout.load_after = load_before, loadavg()
+    fanout.load_before, fanout.load_after = load_before, load_average()
     return fanout
 
 
@@ -817,7 +709,7 @@ async def follow_phase(site: Site, uidd: str, url: str) -> tuple[Glass, Glass, l
             first = await client.get(url)  # held until the first segment
             first.raise_for_status()
             await asyncio.sleep(3.0)  # past the session's first, non-independent, segments
-            load = loadavg()
+            load = load_average()
             print(f"glass to glass: two players for {FOLLOW_SECONDS:.0f} s", flush=True)
             blocking, polling = await glass_to_glass(site, url)
             fanouts = []
@@ -835,41 +727,11 @@ async def follow_phase(site: Site, uidd: str, url: str) -> tuple[Glass, Glass, l
 # reporting
 
 
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def runs(values: list[float], digits: int = 3) -> str:
-    return ", ".join(f"{v:.{digits}f}" for v in values)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -917,16 +779,14 @@ def markdown(report: Report, command: str) -> str:
     loads = "; ".join(
         f"{name} {a:.2f} before, {b:.2f} after" for name, (a, b) in report.loads.items()
     )
-    libavformat = ".".join(str(part) for part in av.library_versions["libavformat"])
+    versions = machine_text(machine({"PyAV": pyav_version(), "httpx": httpx.__version__}))
     lines = [
         SECTION,
         "",
         f"Run: `bench/live/run.py`, {report.started:%Y-%m-%d %H:%M} UTC, took {report.took:.0f} s.",
         f"Command: `{command}` (or `make bench`).",
         "",
-        f"Machine: nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, "
-        f"PyAV {av.__version__} (libavformat {libavformat}), httpx "
-        f"{httpx.__version__}; load average (1 min): {loads}.",
+        f"Machine: {versions}; load average (1 min): {loads}.",
         "",
         "Setup: one `camloft serve` (SQLite, logger and live origin in one process, log level "
         "info) and `camloft adapter --config cameras.toml` child processes on 127.0.0.1, "
@@ -956,7 +816,7 @@ def markdown(report: Report, command: str) -> str:
         totals = [t.total for t in group]
         ages = [t.first_age for t in group if t.first_age is not None]
         lines.append(
-            f"| {name} | {med(totals):.3f} s | {runs(totals)} | "
+            f"| {name} | {med(totals):.3f} s | {runs_text(totals)} | "
             f"{med([t.answered for t in group]) * 1000:.0f} ms | "
             f"{med([t.playlist for t in group]):.3f} s | {med(ages):.3f} s | "
             f"< {target:.0f} s | {'yes' if med(totals) < target else 'no'} |"
@@ -1115,15 +975,14 @@ def main() -> int:
     args = parser.parse_args()
     TRIALS, VIEWERS, WORKERS = args.trials, args.viewers, args.workers
     FOLLOW_SECONDS = FANOUT_SECONDS = args.seconds
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _abort)
+    abort_on_signals()
     started = datetime.now(UTC)
     began = time.monotonic()
     loads: dict[str, tuple[float, float]] = {}
     children = Children()
     root = Path(tempfile.mkdtemp(prefix="camloft-bench-live-"))
     try:
-        env = base_env()
+        env = base_env(drop_proxies=True, unbuffered=True)
         data_dir = root / "server"
         data_dir.mkdir()
         names = [f"buffer {n}" for n in range(START_CAMERAS)]
@@ -1131,7 +990,8 @@ def main() -> int:
         names.append("follow")
         print("users and devices", flush=True)
         devices = make_devices(data_dir, env, names)
-        pid, url = start_server(children, data_dir, env)
+        server, url = start_serve(children, data_dir, env)
+        pid = server.pid
         with httpx.Client(timeout=30, trust_env=False) as client:
             site = Site(url, pid, login(client, url, OWNER_EMAIL), "", client)
             site.admin_token = login(client, url, ADMIN_EMAIL)
@@ -1150,9 +1010,9 @@ def main() -> int:
                 for mode in (True, False)
             }
             print(f"start-up: {TRIALS} trials per mode", flush=True)
-            load = loadavg()
+            load = load_average()
             trials = start_trials(site, by_mode, playlists)
-            loads["start-up"] = (load, loadavg())
+            loads["start-up"] = (load, load_average())
             children.stop(adapter)
 
             follow = CameraConfig(devices[-1], "follow", True)
@@ -1182,9 +1042,8 @@ def main() -> int:
     print(section)
     if not args.no_write:
         write_results(section)
-        print(f"wrote the section {SECTION!r} of {RESULTS}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_benchmark(main)

@@ -50,14 +50,10 @@ import importlib.util
 import io
 import itertools
 import os
-import platform
 import random
 import re
 import resource
-import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -70,8 +66,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common.py
 
 import asyncpg
 import av
@@ -87,12 +84,33 @@ from camloft.store.db import create_engine, migrate
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
 from camloft.store.tables import DeviceRow, EventRow, GrantRow, SegmentRow, UserRow
 from camloft.tokens import sha256_hex
+from common import (
+    CLOCK_TICK,
+    PG_ADMIN_DSN,
+    PG_URL,
+    Children,
+    Tone,
+    abort_on_signals,
+    add_h264,
+    base_env,
+    beside_python,
+    device_row,
+    ffmpeg_version,
+    load_average,
+    machine,
+    machine_text,
+    pg_database,
+    postgres_version,
+    proc_cpu,
+    proc_cpu_times,
+    proc_stat,
+    run_benchmark,
+    start_serve,
+    user_row,
+    write_results,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## bench/logger"
-PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/{db}"
 PG_DSN = "postgresql://root@127.0.0.1:5432/{db}"
 
 # The data set.
@@ -230,64 +248,16 @@ class Results:
 # helpers
 
 
-class Aborted(Exception):
-    """SIGTERM/SIGHUP: unwind so that the clean-up in `finally` blocks runs."""
-
-
-def _abort(signum: int, _frame: FrameType | None) -> None:
-    raise Aborted(f"stopped by signal {signum}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def beside_python(name: str) -> Path | None:
-    for candidate in (Path(sys.executable).parent / name, ROOT / ".venv" / "bin" / name):
-        if candidate.exists():
-            return candidate
-    found = shutil.which(name)
-    return Path(found) if found else None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_of(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process, all its threads, from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-    return int(fields[11]) / TICK, int(fields[12]) / TICK  # utime, stime: fields 14, 15
-
-
-def total_cpu(pid: int) -> float:
-    user, system = cpu_of(pid)
-    return user + system
-
-
 def wait_idle(pid: int, timeout: float = 90.0) -> tuple[float, float]:
     """Wait until the server spends (almost) no CPU for a second: its start-up work
     (migrations, the first retention pass over every owner) is done. Answers the
     wall seconds waited and the CPU seconds spent meanwhile."""
-    started, cpu_at_start = time.monotonic(), total_cpu(pid)
+    started, cpu_at_start = time.monotonic(), proc_cpu(pid)
     quiet = 0
     last = cpu_at_start
     while time.monotonic() - started < timeout:
         time.sleep(0.25)
-        now = total_cpu(pid)
+        now = proc_cpu(pid)
         quiet = quiet + 1 if now - last <= 0.01 else 0
         last = now
         if quiet >= 4:
@@ -419,18 +389,14 @@ async def seed(
         await migrate(engine)
 
         def user(n: int, password_hash: str) -> dict[str, Any]:
-            return {
-                "email": f"owner{n:04d}@bench.camloft.test",
-                "password_hash": password_hash,
-                "alias": f"Owner {n}",
-                "region": "local",
-                "max_age_days": PLAN_DAYS,
-                "max_devices": 100,
-                "account_type": "free",
-                "is_admin": False,
-                "last_device_id": DEVICES_PER_OWNER,
-                "created_ms": now_ms,
-            }
+            return user_row(
+                f"owner{n:04d}@bench.camloft.test",
+                password_hash,
+                f"Owner {n}",
+                max_age_days=PLAN_DAYS,
+                now_ms=now_ms,
+                last_device_id=DEVICES_PER_OWNER,
+            )
 
         async with engine.begin() as conn:
             await conn.execute(insert(UserRow), [user(0, owner_hash)])
@@ -443,21 +409,12 @@ async def seed(
             await conn.execute(
                 insert(DeviceRow),
                 [
-                    {
-                        "owner_uid": owner,
-                        "device_id": device,
-                        "phonename": f"Camera {device} of {owner}",
-                        "key_hash": sha256_hex(device_key(DeviceRef(owner, device))),
-                        "streamname": f"{owner}.{device}_bench-nr",
-                        "logger_url": None,
-                        "wowza_url": None,
-                        "cloud_recording_enabled": True,
-                        "app_version": "camloft",
-                        "device_type": "ipcam",
-                        "language": "en-GB",
-                        "phoneid": f"camloft-{owner}-{device}",
-                        "created_ms": now_ms,
-                    }
+                    device_row(
+                        owner,
+                        device,
+                        sha256_hex(device_key(DeviceRef(owner, device))),
+                        now_ms=now_ms,
+                    )
                     for owner in owner_uids
                     for device in range(1, DEVICES_PER_OWNER + 1)
                 ],
@@ -529,15 +486,7 @@ async def seed(
     return seeded
 
 
-# PostgreSQL database lifecycle
-
-
-async def pg_admin(sql: str) -> Any:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
+# PostgreSQL
 
 
 async def pg_sessions(database: str) -> int:
@@ -580,23 +529,18 @@ class PgCpu:
         return live + self.reaped - before.reaped
 
 
-def proc_fields(pid: int) -> list[str]:
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    return stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on
-
-
 async def pg_cpu_async(database: str) -> PgCpu:
     backends: dict[int, float] = {}
     postmaster = 0
     for pid in await pg_backend_pids(database):
         with contextlib.suppress(OSError, ValueError):  # gone meanwhile
-            fields = proc_fields(pid)
-            backends[pid] = (int(fields[11]) + int(fields[12])) / TICK
+            fields = proc_stat(pid)
+            backends[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICK
             postmaster = int(fields[1])
     reaped = 0.0
     if postmaster:
-        fields = proc_fields(postmaster)
-        reaped = (int(fields[13]) + int(fields[14])) / TICK  # cutime + cstime
+        fields = proc_stat(postmaster)
+        reaped = (int(fields[13]) + int(fields[14])) / CLOCK_TICK  # cutime + cstime
     return PgCpu(backends, reaped)
 
 
@@ -617,54 +561,17 @@ class Server:
 @contextmanager
 def server(data_dir: Path, database_url: str | None) -> Iterator[Server]:
     """`camloft serve` in a subprocess; yields it; always stopped."""
-    port = free_port()
-    # Only this run's settings: no CAMLOFT_* variable of the caller's shell leaks in.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMLOFT_")}
-    env["CAMLOFT_SECRET"] = secrets.token_urlsafe(36)
+    # The caller's proxy variables and Python's buffered output, as this benchmark always ran.
+    env = base_env(drop_proxies=False, unbuffered=False)
     env["CAMLOFT_LOG_LEVEL"] = "warning"  # no access log line per request
     if database_url is not None:
         env["CAMLOFT_DATABASE_URL"] = database_url
-    log_path = data_dir / "server.log"
-    camloft = beside_python("camloft")
-    if camloft is None:
-        raise RuntimeError("no `camloft` command beside this Python: run `make` first")
-    command = [str(camloft), "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
+    children = Children()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {process.returncode}:\n{tail(log_path)}"
-                )
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /healthz:\n{tail(log_path)}")
-            time.sleep(0.1)
-        yield Server(base, process.pid, log_path)
+        process, base = start_serve(children, data_dir, env)
+        yield Server(base, process.pid, data_dir / "server.log")
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        children.stop_all()
 
 
 def ok_json(response: httpx.Response, status: int = 200) -> Any:
@@ -704,13 +611,6 @@ def check_page(seeded: Seeded, offset: int) -> Callable[[httpx.Response], None]:
     return check
 
 
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text(encoding="ascii").split()[0]
-    except OSError:
-        return "?"
-
-
 def bench_alert(results: Results, backend: str, srv: Server, seeded: Seeded, profile: bool) -> None:
     with httpx.Client(base_url=srv.base, timeout=30, trust_env=False) as client:
         login(client, seeded)
@@ -718,13 +618,13 @@ def bench_alert(results: Results, backend: str, srv: Server, seeded: Seeded, pro
         alone: list[float] = []
         for n in range(HEALTHZ_TIMED + 10):
             if n == 10:
-                healthz_cpu = total_cpu(srv.pid)
+                healthz_cpu = proc_cpu(srv.pid)
             started = time.perf_counter()
             response = client.get("/healthz")
             if n >= 10:
                 alone.append((time.perf_counter() - started) * 1000)
             ok_json(response)
-        healthz_cpu = (total_cpu(srv.pid) - healthz_cpu) / HEALTHZ_TIMED * 1000
+        healthz_cpu = (proc_cpu(srv.pid) - healthz_cpu) / HEALTHZ_TIMED * 1000
         results.latency(
             Latency(f"GET /healthz alone ({HEALTHZ_TIMED} req)", backend, alone, cpu_ms=healthz_cpu)
         )
@@ -735,12 +635,12 @@ def bench_alert(results: Results, backend: str, srv: Server, seeded: Seeded, pro
         }
         by_offset: dict[int, list[float]] = {offset: [] for offset in OFFSETS}
         floor: list[float] = []
-        load_before = loadavg()
+        load_before = load_average()
         # A client pages from offset 0 on: each round asks the four pages in order, and
         # /healthz once, so that the floor is measured under the same conditions.
         for n in range(ALERT_WARMUP + ALERT_TIMED):
             if n == ALERT_WARMUP:
-                cpu_before = total_cpu(srv.pid)
+                cpu_before = proc_cpu(srv.pid)
             for offset in OFFSETS:
                 started = time.perf_counter()
                 response = client.get("/alert", params=params[offset])
@@ -753,11 +653,11 @@ def bench_alert(results: Results, backend: str, srv: Server, seeded: Seeded, pro
             if n >= ALERT_WARMUP:
                 floor.append((time.perf_counter() - started) * 1000)
             ok_json(response)
-        spent = (total_cpu(srv.pid) - cpu_before) * 1000 - healthz_cpu * ALERT_TIMED
+        spent = (proc_cpu(srv.pid) - cpu_before) * 1000 - healthz_cpu * ALERT_TIMED
         alert_cpu = spent / (ALERT_TIMED * len(OFFSETS))
         results.notes.append(
-            f"{backend}: 1-minute load average {load_before} before the /alert rounds, "
-            f"{loadavg()} after (2 cores shared with whatever else runs)."
+            f"{backend}: 1-minute load average {load_before:.2f} before the /alert rounds, "
+            f"{load_average():.2f} after (2 cores shared with whatever else runs)."
         )
         results.latency(
             Latency(f"GET /healthz between the /alert pages ({ALERT_TIMED} req)", backend, floor)
@@ -853,29 +753,13 @@ def make_segment() -> bytes:
     """One real 2 s MPEG-TS segment: 1280x720 15 fps H.264 (a key frame per segment) +
     AAC, padded to a constant 2 Mbit/s by the muxer, so ~500 KB."""
     rng = np.random.default_rng(7)
-    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE)).astype(
-        np.float32
-    )
     chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mpegts", options={"muxrate": str(BIT_RATE)}) as output:
-        video = output.add_stream(
-            "libx264",
-            rate=FPS,
-            options={
-                "preset": "ultrafast",
-                "g": str(2 * FPS),
-                "keyint_min": str(2 * FPS),
-                "sc_threshold": "0",
-                "maxrate": "1200000",
-                "bufsize": "1200000",
-            },
+        video = add_h264(
+            output, width=WIDTH, height=HEIGHT, fps=FPS, gop=2 * FPS, bit_rate=1_200_000
         )
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.bit_rate = 1_200_000
-        sound = output.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
-        sound.bit_rate = 64_000
-        sent = 0
+        tone = Tone(output, 2, sample_rate=SAMPLE_RATE, frame=AUDIO_FRAME)
         for index in range(2 * FPS):
             luma = np.full((HEIGHT, WIDTH), 90, np.uint8)
             x = (index * 30) % (WIDTH - 100)
@@ -884,17 +768,9 @@ def make_segment() -> bytes:
             frame = av.VideoFrame.from_ndarray(np.concatenate([luma, chroma]), format="yuv420p")
             frame.pts = index
             output.mux(video.encode(frame))
-            until = round((index + 1) * SAMPLE_RATE / FPS)
-            while sent + AUDIO_FRAME <= until:
-                chunk = av.AudioFrame.from_ndarray(
-                    tone[None, sent : sent + AUDIO_FRAME], format="flt", layout="mono"
-                )
-                chunk.sample_rate = SAMPLE_RATE
-                chunk.pts = sent
-                output.mux(sound.encode(chunk))
-                sent += AUDIO_FRAME
+            tone.after_frame(index, FPS)
         output.mux(video.encode())
-        output.mux(sound.encode())
+        tone.flush()
     data = buffer.getvalue()
     if len(data) % 188 or data[0] != 0x47:
         raise RuntimeError("PyAV made no MPEG-TS")
@@ -1074,11 +950,11 @@ def bench_ingest(
     wait_idle(srv.pid, timeout=10)
     db_before = pg_cpu(database) if database else None
     sessions_before = asyncio.run(pg_sessions(database)) if database else 0
-    user0, system0 = cpu_of(srv.pid)
+    user0, system0 = proc_cpu_times(srv.pid)
     started = time.perf_counter()
     stored = asyncio.run(upload(srv.base, devices, starts, data, seconds=INGEST_SECONDS))
     seconds = time.perf_counter() - started
-    user1, system1 = cpu_of(srv.pid)
+    user1, system1 = proc_cpu_times(srv.pid)
     database_s = None
     if database and db_before is not None:
         db_after = pg_cpu(database)
@@ -1361,7 +1237,7 @@ def bench_video(
         try:
             runs: list[tuple[float, float]] = []  # (wall s, server CPU s)
             for _ in range(EXPORT_RUNS):
-                cpu_before = total_cpu(srv.pid)
+                cpu_before = proc_cpu(srv.pid)
                 started = time.perf_counter()
                 size = 0
                 with client.stream(
@@ -1374,7 +1250,7 @@ def bench_video(
                         for chunk in answer.iter_bytes(1 << 20):
                             sink.write(chunk)
                             size += len(chunk)
-                runs.append((time.perf_counter() - started, total_cpu(srv.pid) - cpu_before))
+                runs.append((time.perf_counter() - started, proc_cpu(srv.pid) - cpu_before))
                 duration = probe_duration(out)
                 if abs(duration - 3600) > 5:
                     raise RuntimeError(f"the MP4 lasts {duration:.1f} s, not 3600 s")
@@ -1456,26 +1332,15 @@ def bench_backend(
 # report
 
 
-def machine() -> dict[str, str]:
-    try:
-        pg = str(asyncio.run(pg_admin("SHOW server_version")))
-    except (OSError, asyncpg.PostgresError) as err:
-        pg = f"unavailable ({err})"
-    ffmpeg = subprocess.run(
-        ["ffmpeg", "-version"], capture_output=True, text=True, check=False
-    ).stdout.split("\n", 1)[0]
-    return {
-        "nproc": str(os.cpu_count()),
-        "CPU": cpu_model(),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "PostgreSQL server": pg,
-        "PyAV": av.__version__,
-        "ffmpeg": ffmpeg.removeprefix("ffmpeg version ").split(" Copyright")[0],
-    }
-
-
-HEADER = "# Benchmark results\n"
+def machine_info() -> dict[str, str]:
+    return machine(
+        {
+            "SQLite": sqlite3.sqlite_version,
+            "PostgreSQL server": postgres_version(),
+            "PyAV": av.__version__,
+            "ffmpeg": ffmpeg_version(),
+        }
+    )
 
 
 def _met(value: bool | None) -> str:
@@ -1489,7 +1354,7 @@ def markdown(results: Results, info: dict[str, str], started: datetime, seconds:
         f"Run: `bench/logger/run.py`, {started:%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s.",
         "Command: `make bench` (runs `.venv/bin/python bench/logger/run.py`).",
         "",
-        "Machine: " + ", ".join(f"{key} {value}" for key, value in info.items()) + ".",
+        f"Machine: {machine_text(info)}.",
         "",
         f"Data: {OWNERS:,} owners x {DEVICES_PER_OWNER} devices = {DEVICES:,} devices, "
         f"{OWNERS:,} owner-wide grants; one device with {BIG_EVENTS:,} events (one every "
@@ -1629,16 +1494,6 @@ def markdown(results: Results, info: dict[str, str], started: datetime, seconds:
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
@@ -1647,13 +1502,12 @@ def main() -> int:
         "--profile", action="store_true", help="profile ingest with py-spy even when it is fast"
     )
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _abort)
-    signal.signal(signal.SIGHUP, _abort)
+    abort_on_signals()
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    info = machine()
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    info = machine_info()
+    print(f"machine: {machine_text(info)}", flush=True)
     results = Results()
     owner_hash = Passwords().hash(OWNER_PASSWORD)
     segment = make_segment()
@@ -1688,9 +1542,7 @@ def main() -> int:
         if args.no_postgres:
             results.notes.append("PostgreSQL was skipped (`--no-postgres`).")
         else:
-            database = f"camloft_bench_{secrets.token_hex(6)}"
-            asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
-            try:
+            with pg_database() as database:
                 bench_backend(
                     results,
                     "postgresql",
@@ -1701,8 +1553,6 @@ def main() -> int:
                     baseline,
                     args.profile,
                 )
-            finally:
-                asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
     seconds = time.perf_counter() - clock
     section = markdown(results, info, started, seconds)
@@ -1710,13 +1560,8 @@ def main() -> int:
     print(section)
     if not args.no_write:
         write_results(section)
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Aborted as stop:
-        print(f"bench/logger: {stop}; servers stopped and databases dropped", file=sys.stderr)
-        sys.exit(1)
+    run_benchmark(main, "bench/logger: {stop}; servers stopped and databases dropped")
