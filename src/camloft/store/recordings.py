@@ -135,6 +135,12 @@ class RecordingStore:
             .where(
                 EventRow.owner_uid == device.uid,
                 EventRow.device_id == device.device_id,
+                # An event's id is its start second: the same window on the primary key
+                # lets SQLite's planner walk that index in id order, rather than pick the
+                # retention index on startt and sort (measured 1.4 ms against ~750 ms at
+                # a million events, bench/logger).
+                EventRow.id >= from_ms // 1000,
+                EventRow.id <= max(0, to_ms - 1) // 1000,
                 EventRow.startt >= from_ms,
                 EventRow.startt < to_ms,
             )
