@@ -21,7 +21,7 @@ from typing import Any
 import botocore.session
 import httpx
 
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 REGION = "us-east-1"
 #: The fake credentials moto takes; given to camloft as the standard AWS_* variables.
@@ -66,13 +66,8 @@ class MotoServer:
         raise RuntimeError(f"moto_server did not start in {STARTUP_SECONDS} s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            stop_process(self.process)
 
     def client(self) -> Any:
         """A blocking botocore S3 client of this server (for the tests' own checks)."""

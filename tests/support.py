@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,9 +69,18 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*CAMLOFT, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                 *self.args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    *CAMLOFT,
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    *self.args,
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
@@ -86,13 +96,8 @@ class Server:
         raise RuntimeError(f"camloft did not start in {STARTUP_SECONDS} s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            stop_process(self.process)
 
 
 def login(url: str, email: str, password: str) -> str:
@@ -104,3 +109,39 @@ def login(url: str, email: str, password: str) -> str:
 
 def auth_header(token: str) -> dict[str, str]:
     return {"Authorization": f"ManythingToken {token}"}
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def playable_event(
+    server_url: str, token: str, uidd: str, *, seconds: float, timeout: float
+) -> dict[str, Any]:
+    """An event of a demo camera with at least `seconds` of video, waited for: a finished one
+    if the camera has one, else the one recording (the demo's random motion often keeps an
+    event open for minutes: it plays as a growing playlist, which players reload)."""
+    deadline = time.monotonic() + timeout
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            f"{server_url}/alert", params={"uidd": uidd}, headers=auth_header(token)
+        )
+        response.raise_for_status()
+        events = response.json()["result"]
+        done = [event for event in events if not event["recording"]]
+        if done:
+            return done[0]
+        now_ms = time.time() * 1000
+        long_enough = [e for e in events if now_ms - e["startt"] >= seconds * 1000]
+        if long_enough:
+            return long_enough[0]
+        time.sleep(1.0)
+    raise AssertionError(f"no event of {uidd} with {seconds} s of video in {timeout} s: {events}")

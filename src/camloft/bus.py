@@ -144,25 +144,56 @@ class Bus(Protocol):
         ...
 
 
+class LocalSubscriptions:
+    """This process's subscriptions, by topic: what every bus delivers to in the end."""
+
+    def __init__(self) -> None:
+        self.by_topic: dict[str, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+
+    def add(self, subscription: Subscription) -> None:
+        self._all.add(subscription)
+        for topic in subscription.topics:
+            self.by_topic.setdefault(topic, set()).add(subscription)
+
+    def remove(self, subscription: Subscription) -> None:
+        """Close `subscription` and forget it."""
+        subscription.close()
+        self._all.discard(subscription)
+        for topic in subscription.topics:
+            subscribers = self.by_topic.get(topic)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self.by_topic[topic]
+
+    def remove_all(self) -> None:
+        for subscription in list(self._all):
+            self.remove(subscription)
+
+    def deliver(self, topic: str, message: Message) -> None:
+        for subscription in self.by_topic.get(topic, ()):
+            subscription.deliver(topic, message)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+
 class InProcessBus:
     """The bus of one process: a publish hands the message to each subscription's queue."""
 
     def __init__(self) -> None:
-        self._by_topic: dict[str, set[Subscription]] = {}
-        self._subscriptions: set[Subscription] = set()
+        self._local = LocalSubscriptions()
         self._closed = False
 
     async def publish(self, topic: str, message: Message) -> None:
         if self._closed:
             return
-        subscribers = self._by_topic.get(topic)
-        if not subscribers:
+        if topic not in self._local.by_topic:
             return
         # One JSON round trip: refuses what Redis could not carry, and gives the
         # subscribers a copy the publisher can no longer change.
-        copy: Message = json.loads(json.dumps(message))
-        for subscription in subscribers:
-            subscription.deliver(topic, copy)
+        self._local.deliver(topic, json.loads(json.dumps(message)))
 
     def subscribe(
         self, topics: Iterable[str], *, max_queued: int = DEFAULT_MAX_QUEUED
@@ -181,28 +212,18 @@ class InProcessBus:
         if self._closed:
             subscription.close()
             return
-        self._subscriptions.add(subscription)
-        for topic in subscription.topics:
-            self._by_topic.setdefault(topic, set()).add(subscription)
+        self._local.add(subscription)
 
     def _remove(self, subscription: Subscription) -> None:
-        subscription.close()
-        self._subscriptions.discard(subscription)
-        for topic in subscription.topics:
-            subscribers = self._by_topic.get(topic)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._by_topic[topic]
+        self._local.remove(subscription)
 
     def subscriber_count(self) -> int:
-        return len(self._subscriptions)
+        return len(self._local)
 
     def topic_count(self) -> int:
         """Topics with at least one subscription."""
-        return len(self._by_topic)
+        return len(self._local.by_topic)
 
     async def aclose(self) -> None:
         self._closed = True
-        for subscription in list(self._subscriptions):
-            self._remove(subscription)
+        self._local.remove_all()

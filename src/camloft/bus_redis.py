@@ -40,7 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from camloft.bus import DEFAULT_MAX_QUEUED, Message, Subscription
+from camloft.bus import DEFAULT_MAX_QUEUED, LocalSubscriptions, Message, Subscription
 
 log = logging.getLogger("camloft.bus")
 
@@ -83,8 +83,7 @@ class RedisBus:
         )
         # The reader owns its reconnects: no retry hidden in the client.
         self._subscriber = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
-        self._by_topic: dict[str, set[Subscription]] = {}
-        self._subscriptions: set[Subscription] = set()
+        self._local = LocalSubscriptions()
         self._pubsub: PubSub | None = None  # set while the reader is connected
         self._on_redis: set[str] = set()  # channels subscribed on the current connection
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -136,9 +135,7 @@ class RedisBus:
         if self._closed:
             subscription.close()
             return
-        self._subscriptions.add(subscription)
-        for topic in subscription.topics:
-            self._by_topic.setdefault(topic, set()).add(subscription)
+        self._local.add(subscription)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_forever(), name="camloft-redis-bus")
         await self._first_attempt.wait()  # at most CONNECT_SECONDS
@@ -163,26 +160,18 @@ class RedisBus:
                 await asyncio.gather(*waits)
 
     def _remove(self, subscription: Subscription) -> None:
-        subscription.close()
-        self._subscriptions.discard(subscription)
-        for topic in subscription.topics:
-            subscribers = self._by_topic.get(topic)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._by_topic[topic]
+        self._local.remove(subscription)
 
     def subscriber_count(self) -> int:
-        return len(self._subscriptions)
+        return len(self._local)
 
     def topic_count(self) -> int:
         """Topics with at least one subscription in this process."""
-        return len(self._by_topic)
+        return len(self._local.by_topic)
 
     async def aclose(self) -> None:
         self._closed = True
-        for subscription in list(self._subscriptions):
-            self._remove(subscription)
+        self._local.remove_all()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.wait([self._reader])
@@ -225,7 +214,7 @@ class RedisBus:
 
     async def _connect(self, pubsub: PubSub) -> None:
         async with self._lock:
-            channels = [self.channel(topic) for topic in self._by_topic]
+            channels = [self.channel(topic) for topic in self._local.by_topic]
             if channels:
                 for channel in channels:
                     self._confirmed.setdefault(channel, asyncio.Event())
@@ -259,16 +248,14 @@ class RedisBus:
             if not channel.startswith(self.prefix):
                 return
             topic = channel.removeprefix(self.prefix)
-            subscribers = self._by_topic.get(topic)
-            if not subscribers:
+            if topic not in self._local.by_topic:
                 return
             try:
                 message: Message = json.loads(got["data"])
             except ValueError:
                 log.warning("bus: dropped a message on %s that is not JSON", channel)
                 return
-            for subscription in subscribers:
-                subscription.deliver(topic, message)
+            self._local.deliver(topic, message)
         elif kind == "subscribe":
             confirmed = self._confirmed.pop(channel, None)
             if confirmed is not None:
@@ -276,7 +263,7 @@ class RedisBus:
 
     async def _unsubscribe_unused(self, pubsub: PubSub) -> None:
         async with self._lock:  # so that no `subscribe` counts on a channel going now
-            needed = self._by_topic
+            needed = self._local.by_topic
             unused = [c for c in self._on_redis if c.removeprefix(self.prefix) not in needed]
             if unused:
                 await pubsub.unsubscribe(*unused)

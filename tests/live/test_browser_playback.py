@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser import HlsPlayer, browser, browser_page  # noqa: F401  (fixtures)
-from tests.support import Server, auth_header, camloft_env, login, new_secret
+from tests.support import Server, auth_header, camloft_env, login, new_secret, playable_event
 
 pytestmark = pytest.mark.e2e
 
@@ -69,29 +69,6 @@ def send_livecommand(server: Server, token: str, uidd: str, timeout: float = 30.
     assert response.status_code == 200, response.text
 
 
-def playable_event(server: Server, token: str, uidd: str, timeout: float) -> dict[str, Any]:
-    """An event of the camera with at least `EVENT_SECONDS` of video, waited for: a finished
-    one if the camera has one, else the one recording (the demo's random motion often keeps
-    an event open for minutes: it plays as a growing playlist, which hls.js reloads)."""
-    deadline = time.monotonic() + timeout
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        response = httpx.get(
-            f"{server.url}/alert", params={"uidd": uidd}, headers=auth_header(token)
-        )
-        response.raise_for_status()
-        events = response.json()["result"]
-        done = [event for event in events if not event["recording"]]
-        if done:
-            return done[0]
-        now_ms = time.time() * 1000
-        long_enough = [e for e in events if now_ms - e["startt"] >= EVENT_SECONDS * 1000]
-        if long_enough:
-            return long_enough[0]
-        time.sleep(1.0)
-    pytest.fail(f"no event of {uidd} in {timeout} s; events: {events}\n{server.log()[-3000:]}")
-
-
 def report(player: HlsPlayer, name: str, state: dict[str, Any]) -> Path:
     shot = player.screenshot(name)
     print(
@@ -133,7 +110,7 @@ def test_recorded_event_plays_in_hls_js(
 ) -> None:
     """A recorded event's playlist (`/alerturl.m3u8`, 1.1.4) plays in a browser: the
     token rides in the segment URIs, so hls.js needs no headers."""
-    event = playable_event(demo_server, demo_token, CAMERA, timeout=120)
+    event = playable_event(demo_server.url, demo_token, CAMERA, seconds=EVENT_SECONDS, timeout=120)
     playlist = f"{demo_server.url}/alerturl.m3u8?uidd={CAMERA}&id={event['id']}&token={demo_token}"
 
     player = HlsPlayer.open(browser_page, playlist)

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import ARTIFACTS, browser, browser_page  # noqa: F401  (fixtures)
-from tests.support import Server, auth_header, camloft_env, login, new_secret
+from tests.support import Server, auth_header, camloft_env, login, new_secret, playable_event
 
 pytestmark = pytest.mark.e2e
 
@@ -58,25 +58,6 @@ def events_of(server: Server, token: str, uidd: str) -> list[dict[str, Any]]:
     response.raise_for_status()
     events: list[dict[str, Any]] = response.json()["result"]
     return events
-
-
-def playable_event(server: Server, uidd: str, timeout: float) -> dict[str, Any]:
-    """A finished event of the camera, else one recording for long enough (it plays as a
-    growing playlist)."""
-    token = login(server.url, *OWNER)
-    deadline = time.monotonic() + timeout
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        events = events_of(server, token, uidd)
-        done = [event for event in events if not event["recording"]]
-        if done:
-            return done[0]
-        now_ms = time.time() * 1000
-        long_enough = [e for e in events if now_ms - e["startt"] >= EVENT_SECONDS * 1000]
-        if long_enough:
-            return long_enough[0]
-        time.sleep(1.0)
-    pytest.fail(f"no event of {uidd} in {timeout} s; events: {events}\n{server.log()[-3000:]}")
 
 
 def wait_playing(page: Page, selector: str, seconds: float, timeout: float) -> float:
@@ -237,7 +218,9 @@ def test_event_plays_with_scrubbing_and_download(
     demo_server: Server,
     browser_page: Page,  # noqa: F811
 ) -> None:
-    event = playable_event(demo_server, "1.1", timeout=120)
+    event = playable_event(
+        demo_server.url, login(demo_server.url, *OWNER), "1.1", seconds=EVENT_SECONDS, timeout=120
+    )
     page = browser_page
     log_in(page, demo_server, OWNER)
     page.click("a.camera[data-uidd='1.1']")
@@ -328,7 +311,9 @@ def test_delete_as_admin(demo_server: Server, browser_page: Page) -> None:  # no
     """The owner deletes an event from the list, after confirming. (The demo's events
     often record for minutes: one still recording is created anew, from the video after
     the delete, by the adapter's next update of it.)"""
-    event = playable_event(demo_server, "1.3", timeout=120)
+    event = playable_event(
+        demo_server.url, login(demo_server.url, *OWNER), "1.3", seconds=EVENT_SECONDS, timeout=120
+    )
     page = browser_page
     log_in(page, demo_server, OWNER)
     page.click("a.camera[data-uidd='1.3']")
@@ -350,7 +335,9 @@ def test_delete_as_admin(demo_server: Server, browser_page: Page) -> None:  # no
 
 
 def test_read_only_viewer_is_refused(demo_server: Server, browser_page: Page) -> None:  # noqa: F811
-    event = playable_event(demo_server, "1.1", timeout=120)
+    event = playable_event(
+        demo_server.url, login(demo_server.url, *OWNER), "1.1", seconds=EVENT_SECONDS, timeout=120
+    )
     page = browser_page
     log_in(page, demo_server, VIEWER)
     expect(page.locator("#nav-sharing")).to_be_hidden()  # owns no camera
