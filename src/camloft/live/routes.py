@@ -47,7 +47,7 @@ from fastapi.responses import JSONResponse, Response
 from camloft.access import Right
 from camloft.errors import BadRequest, Forbidden, NotFound, Unavailable
 from camloft.ids import DeviceRef
-from camloft.live.streams import LiveStream, LiveStreams, PushedSegment
+from camloft.live.streams import LiveSegmentEntry, LiveStream, LiveStreams, PushedSegment
 from camloft.media.playlist import MIME_TYPE
 from camloft.media.segment import looks_like_mpegts
 from camloft.store.accounts import AccountStore
@@ -158,7 +158,7 @@ async def watched_device(request: Request, claims: TokenClaims, streamname: str)
     return device
 
 
-def _segment_uri(token: str) -> Any:
+def _segment_uri(token: str) -> Callable[[LiveSegmentEntry], str]:
     query = urlencode({"userToken": token})
     return lambda segment: f"media_{segment.media_sequence}.ts?{query}"
 

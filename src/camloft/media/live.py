@@ -36,7 +36,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
 import av
 from av.audio.stream import AudioStream
@@ -79,7 +78,6 @@ class _Open:
     independent: bool
     end_ms: int
     last_audio_dts: int | None = None
-    packets: int = 0
 
 
 @dataclass
@@ -106,7 +104,6 @@ class LiveCutter:
         self._audio_template = audio
         self._video_index = video.index
         self._audio_index = audio.index if audio is not None else None
-        self._time_base: Fraction = video.time_base or Fraction(1, 90_000)
         rate = video.guessed_rate or video.average_rate
         self._frame_ms = round(1000 / rate) if rate else 67
         self._on_segment = on_segment
@@ -237,7 +234,6 @@ class LiveCutter:
             current.last_audio_dts = packet.dts
             packet.stream = current.audio
         current.output.mux_one(packet)
-        current.packets += 1
 
     def _finish(
         self, session: _Session, current: _Open, *, end_ms: int, last: bool = False
