@@ -37,12 +37,15 @@ def test_openapi_documents_every_route(fuzzed: Deployment) -> None:
 
 @pytest.mark.timeout(600)
 def test_no_server_errors(fuzzed: Deployment, tmp_path: Path) -> None:
+    # One worker: with two, hypothesis's lambda descriptions call ast.parse from two threads,
+    # which CPython 3.11 does not allow ("AST constructor recursion depth mismatch", a
+    # SystemError inside schemathesis, not an answer of the server).
     token = login(fuzzed.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     report = tmp_path / "schemathesis.txt"
     done = subprocess.run(
         [*SCHEMATHESIS, "run", f"{fuzzed.url}/openapi.json",
          "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "1",
-         "--phases", "examples,coverage,fuzzing", "--workers", "2", "--no-color",
+         "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color",
          "--request-timeout", "20", "--generation-database", "none",
          "-H", f"Authorization: ManythingToken {token}"],
         capture_output=True, text=True, timeout=580, check=False,
