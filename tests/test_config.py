@@ -69,3 +69,23 @@ def test_demo_secret_is_made_once_and_kept(tmp_path: Path) -> None:
     assert first.secret_bytes() == second.secret_bytes()
     assert len(first.secret_bytes()) >= 32
     assert (tmp_path / "demo-secret").stat().st_mode & 0o077 == 0
+
+
+def test_roles_and_the_fleet(tmp_path: Path) -> None:
+    """Every role by default; `CAMLOFT_ROLES` or the file picks some, in a fixed order."""
+    assert load_settings(env={}).roles == ("auth", "logger", "live")
+    settings = load_settings(env={"CAMLOFT_ROLES": "live, logger"})
+    assert settings.roles == ("logger", "live") and not settings.plays("auth")
+    config = tmp_path / "camloft.toml"
+    config.write_text('roles = ["auth"]\nshared_regions = ["us"]\nregion = "eu"\n')
+    from_file = load_settings(config, env={})
+    assert from_file.roles == ("auth",)
+    assert from_file.takes_tokens_of("eu") and from_file.takes_tokens_of("us")
+    assert not from_file.takes_tokens_of("asia")
+    assert not load_settings(env={}).fleet
+    assert load_settings(env={"CAMLOFT_BUS_URL": "redis://127.0.0.1:6379/0"}).fleet
+    for bad in ({"CAMLOFT_ROLES": "auth,wowza"}, {"CAMLOFT_ROLES": ""},
+                {"CAMLOFT_SHARED_REGIONS": "EU"},
+                {"CAMLOFT_HEARTBEAT_SECONDS": "5", "CAMLOFT_HEARTBEAT_TIMEOUT_SECONDS": "5"}):
+        with pytest.raises(ConfigError):
+            load_settings(env=bad)

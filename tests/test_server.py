@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import Server, auth_header, camloft_env, login
+from tests.support import Server, auth_header, camloft_env, login, new_secret
 
 
 def test_demo_prints_where_and_how_and_survives_a_restart(tmp_path: Path) -> None:
@@ -63,5 +63,22 @@ def test_index_and_health(tmp_path: Path) -> None:
         refused = httpx.get(f"{server.url}/login",
                             params={"email": "demo@example.com", "password": "demo"})
         assert refused.status_code == 401
+    finally:
+        server.stop()
+
+
+def test_serve_plays_only_the_roles_it_is_given(tmp_path: Path) -> None:
+    """`camloft serve --role logger --role live`: no login here, and `/` says which roles."""
+    server = Server(tmp_path, camloft_env(new_secret(), None),
+                    ["--role", "logger", "--role", "live"]).start()
+    try:
+        assert "roles: logger, live" in server.log()
+        about = httpx.get(f"{server.url}/").json()
+        assert about["roles"] == ["logger", "live"]
+        assert httpx.get(f"{server.url}/login").status_code == 404
+        assert httpx.get(f"{server.url}/alert").status_code == 401  # a logger's, wants a token
+        assert httpx.get(f"{server.url}/manything/x/playlist.m3u8").status_code == 401
+        page = httpx.get(f"{server.url}/", headers={"Accept": "text/html"})
+        assert page.headers["content-type"].startswith("application/json")  # no viewer here
     finally:
         server.stop()

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from camloft.access import Right
 from camloft.auth.plans import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES
-from camloft.config import Settings, load_settings
+from camloft.config import ROLES, Settings, load_settings, parse_list
 from camloft.errors import CamloftError
 from camloft.ids import DeviceRef, GrantTarget
 
@@ -47,11 +47,18 @@ def serve(
     data_dir: DataDir = None,
     config: ConfigFile = None,
     demo_mode: Annotated[bool, typer.Option("--demo", help="seed demo accounts")] = False,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="a role to play: auth, logger or live (repeat, or auth,logger)"),
+    ] = None,
 ) -> None:
-    """Run every server role on one port."""
+    """Run server roles on one port: every role unless --role says which."""
     from camloft.server import serve as run_server
 
-    settings = _settings(config, host=host, port=port, data_dir=data_dir, demo=demo_mode or None)
+    roles = tuple(name for item in role or () for name in parse_list(item)) or None
+    settings = _settings(
+        config, host=host, port=port, data_dir=data_dir, demo=demo_mode or None, roles=roles
+    )
     run_server(settings, on_ready=lambda: _banner(settings))
 
 
@@ -79,13 +86,15 @@ def adapter(
         signal.signal(signum, lambda *_: stopping.set())
     runner = Adapter(settings)
     runner.start()
-    out.print(f"adapter recording {len(runner.cameras)} cameras to {settings.logger_url}")
+    out.print(f"adapter recording {len(runner.cameras)} cameras to {settings.where}")
     stopping.wait()
     runner.stop()
 
 
 def _banner(settings: Settings) -> None:
     out.print(f"\n[bold green]camloft is running[/] at [bold]{settings.base_url}[/]")
+    if settings.roles != ROLES:
+        out.print(f"  roles: {', '.join(settings.roles)}")
     out.print(f"  API docs: {settings.base_url}/docs   data: {settings.data_dir.resolve()}")
     if settings.demo:
         from camloft import demo

@@ -9,6 +9,7 @@ default secret to forget about. The table of every setting is in README.md.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ from camloft.errors import ConfigError
 
 ENV_PREFIX = "CAMLOFT_"
 MIN_SECRET_LENGTH = 32
+REGION_PATTERN = r"^[a-z0-9-]{1,32}$"
+ROLES = ("auth", "logger", "live")
+"""The server roles a process can play: `camloft serve --role ...`, all three by default."""
 
 
 class Settings(BaseModel):
@@ -37,8 +41,11 @@ class Settings(BaseModel):
     demo: bool = False
     demo_cameras: bool = True  # with --demo: record synthetic cameras in-process
     public_url: str | None = None
-    region: str = Field("local", pattern=r"^[a-z0-9-]{1,32}$")
+    region: str = Field("local", pattern=REGION_PATTERN)
     regions: dict[str, str] = Field(default_factory=dict)
+    # Other regions whose tokens this process takes: those that share its database (so
+    # one numbering of uids), as loggers and live origins serving several regions do.
+    shared_regions: tuple[str, ...] = ()
     logger_url: str | None = None
     wowza_url: str | None = None
     token_ttl_seconds: int = Field(20 * 60, ge=5, le=24 * 3600)
@@ -61,6 +68,12 @@ class Settings(BaseModel):
     bus_url: str | None = Field(None, pattern=r"^(redis|rediss|unix)://", max_length=2000)
     # Prefix of the bus's Redis channels, so deployments sharing a Redis stay apart.
     bus_prefix: str = Field("camloft:", pattern=r"^[A-Za-z0-9:._-]{1,64}$")
+    # The roles this process plays (camloft.config.ROLES); every one by default.
+    roles: tuple[str, ...] = ROLES
+    # With a bus_url, loggers and live origins beat into the database this often, and are
+    # taken for dead (their devices moved) after heartbeat_timeout_seconds without a beat.
+    heartbeat_seconds: float = Field(5.0, ge=0.2, le=600.0)
+    heartbeat_timeout_seconds: float = Field(15.0, ge=0.5, le=3600.0)
 
     @model_validator(mode="after")
     def _fill_derived(self) -> Self:
@@ -74,7 +87,28 @@ class Settings(BaseModel):
             if value is not None:
                 setattr(self, name, value.rstrip("/"))
         self.regions = {name: url.rstrip("/") for name, url in self.regions.items()}
+        unknown = set(self.roles) - set(ROLES)
+        if unknown or not self.roles:
+            raise ValueError(f"roles are some of {', '.join(ROLES)}, got {', '.join(self.roles)}")
+        self.roles = tuple(role for role in ROLES if role in self.roles)
+        for name in self.shared_regions:
+            if not re.fullmatch(REGION_PATTERN, name):
+                raise ValueError(f"a region name is like eu or us-east, not {name!r}")
+        if self.heartbeat_timeout_seconds <= self.heartbeat_seconds:
+            raise ValueError("heartbeat_timeout_seconds must be longer than heartbeat_seconds")
         return self
+
+    @property
+    def fleet(self) -> bool:
+        """Processes of this deployment share a bus: loggers and live origins heartbeat and
+        authenticators allocate devices among them (camloft.fleet)."""
+        return self.bus_url is not None
+
+    def plays(self, role: str) -> bool:
+        return role in self.roles
+
+    def takes_tokens_of(self, region: str) -> bool:
+        return region == self.region or region in self.shared_regions
 
     @property
     def db_url(self) -> str:
@@ -109,9 +143,16 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name == "regions":
             values[name] = _parse_regions(raw)
+        elif name in ("roles", "shared_regions"):
+            values[name] = parse_list(raw)
         else:
             values[name] = raw
     return values
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    """`auth,logger` (as `CAMLOFT_ROLES` and `--role` take it)."""
+    return tuple(filter(None, (part.strip() for part in raw.split(","))))
 
 
 def _parse_regions(raw: str) -> dict[str, str]:

@@ -7,14 +7,15 @@ the app's lifespan opens the database, migrates it and seeds the demo.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from camloft import __version__, demo, logs, web
 from camloft.adapter.runner import Adapter
@@ -27,6 +28,7 @@ from camloft.auth.throttle import LoginThrottle
 from camloft.bus import Bus, InProcessBus
 from camloft.bus_redis import RedisBus
 from camloft.config import Settings, require_secret
+from camloft.fleet import Allocator, Heartbeat
 from camloft.live import routes as live_routes
 from camloft.live.streams import LiveStreams
 from camloft.logger import alerts, link, status, video
@@ -36,6 +38,7 @@ from camloft.logger.retention import Retention, free_fraction_of, no_disk_to_fil
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import open_blob_store
 from camloft.store.db import create_engine, migrate
+from camloft.store.fleet import FleetStore
 from camloft.store.recordings import RecordingStore
 from camloft.webapi.device_keys import DeviceKeys
 from camloft.webapi.errors import install_error_handlers
@@ -49,67 +52,11 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
         engine = create_engine(settings.db_url)
         try:
             await migrate(engine)
-            store = AccountStore(engine)
-            passwords = Passwords()
-            admin = Admin(store, passwords, settings.region)
-            app.state.settings = settings
-            app.state.admin = admin
-            app.state.authenticator = Authenticator(
-                settings,
-                store,
-                passwords,
-                LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
-            )
-            app.state.accounts = store
-            bus: Bus = (
-                InProcessBus()
-                if settings.bus_url is None
-                else RedisBus(settings.bus_url, prefix=settings.bus_prefix)
-            )
-            app.state.bus = bus
-            app.state.camera_links = CameraLinks(bus)
-            app.state.paging_snapshots = alerts.PagingSnapshots()
-            app.state.device_keys = DeviceKeys(store)
-            blobs = await open_blob_store(settings.blob_url, settings.data_dir)
-            app.state.ingest = link.Ingest(app.state.device_keys, RecordingStore(engine), blobs)
-            app.state.live_streams = LiveStreams()
-            app.state.live_viewers = live_routes.Viewers(store)
-            live_sweeper = asyncio.create_task(app.state.live_streams.sweep_forever())
-            retention = Retention(
-                store,
-                app.state.ingest.recordings,
-                app.state.ingest.blobs,
-                keep_free_percent=settings.keep_free_percent,
-                owner_quota_bytes=int(settings.owner_quota_gb * 1e9),
-                free_fraction=free_fraction_of(settings.data_dir)
-                if settings.blob_url is None
-                else no_disk_to_fill,
-            )
-            retention_task = asyncio.create_task(
-                retention.run_forever(settings.retention_interval_seconds)
-            )
-            adapter = None
-            if settings.demo:
-                await demo.seed(admin)
-                if settings.demo_cameras:
-                    adapter = Adapter(
-                        await demo.adapter_settings(
-                            admin, settings.base_url, settings.data_dir / "demo-adapter"
-                        )
-                    )
-                    adapter.start()
-            if on_ready is not None:
-                on_ready()
-            try:
+            async with AsyncExitStack() as stack:
+                await _start_roles(app, settings, engine, stack)
+                if on_ready is not None:
+                    on_ready()
                 yield
-            finally:
-                retention_task.cancel()
-                live_sweeper.cancel()
-                await bus.aclose()
-                await blobs.aclose()
-                if adapter is not None:
-                    # The server no longer listens: nothing to drain to. The spool keeps it.
-                    await anyio.to_thread.run_sync(lambda: adapter.stop(drain_seconds=0))
         finally:
             await engine.dispose()
 
@@ -120,20 +67,24 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(auth_routes.router)
-    app.include_router(admin_routes.router)
-    app.include_router(link.router)
-    app.include_router(logger_routes.router)
-    app.include_router(alerts.router)
-    app.include_router(status.router)
-    app.include_router(video.router)
-    app.include_router(live_routes.router)
+    if settings.plays("auth"):
+        app.include_router(auth_routes.router)
+        app.include_router(admin_routes.router)
+    if settings.plays("logger"):
+        app.include_router(link.router)
+        app.include_router(logger_routes.router)
+        app.include_router(alerts.router)
+        app.include_router(status.router)
+        app.include_router(video.router)
+    if settings.plays("live"):
+        app.include_router(live_routes.router)
 
     @app.get("/healthz", tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    web.mount(app)
+    if settings.plays("auth"):
+        web.mount(app)  # the viewer logs in here, then follows viewerInfo to the others
 
     @app.get(
         "/",
@@ -144,12 +95,13 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     )
     async def index(request: Request) -> Response:
         # Content negotiation: a browser (Accept: text/html) gets the web viewer.
-        if web.wants_html(request):
+        if settings.plays("auth") and web.wants_html(request):
             return web.page()
         description: dict[str, Any] = {
             "name": "camloft",
             "version": __version__,
             "region": settings.region,
+            "roles": list(settings.roles),
             "api": "Videoloft 1.0.8",
             "docs": "/docs",
             "openapi": "/openapi.json",
@@ -158,6 +110,98 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
         return JSONResponse(description, headers={"Vary": "Accept"})
 
     return app
+
+
+async def _start_roles(
+    app: FastAPI, settings: Settings, engine: AsyncEngine, stack: AsyncExitStack
+) -> None:
+    """Build the state of the roles `settings` names; `stack` undoes it at shutdown."""
+    tasks: list[asyncio.Task[None]] = []
+
+    def background(work: Coroutine[Any, Any, None]) -> None:
+        tasks.append(asyncio.create_task(work))
+
+    async def stop_background() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(stop_background)  # first thing undone: nothing runs on
+    store = AccountStore(engine)
+    app.state.settings = settings
+    app.state.accounts = store
+    app.state.device_keys = DeviceKeys(store)
+    bus: Bus = (
+        InProcessBus()
+        if settings.bus_url is None
+        else RedisBus(settings.bus_url, prefix=settings.bus_prefix)
+    )
+    app.state.bus = bus
+    stack.push_async_callback(bus.aclose)
+    fleet = FleetStore(engine) if settings.fleet else None
+
+    if settings.plays("auth"):
+        passwords = Passwords()
+        admin = Admin(store, passwords, settings.region)
+        app.state.admin = admin
+        allocator = None if fleet is None else Allocator(fleet, settings)
+        app.state.authenticator = Authenticator(
+            settings,
+            store,
+            passwords,
+            LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
+            allocator,
+        )
+        if allocator is not None:
+            background(allocator.run_forever())
+        if settings.demo:
+            await demo.seed(admin)
+
+    loads: dict[str, Callable[[], int]] = {}
+    if settings.plays("logger"):
+        links = CameraLinks(bus)
+        app.state.camera_links = links
+        app.state.paging_snapshots = alerts.PagingSnapshots()
+        blobs = await open_blob_store(settings.blob_url, settings.data_dir)
+        stack.push_async_callback(blobs.aclose)
+        app.state.ingest = link.Ingest(app.state.device_keys, RecordingStore(engine), blobs)
+        retention = Retention(
+            store,
+            app.state.ingest.recordings,
+            blobs,
+            keep_free_percent=settings.keep_free_percent,
+            owner_quota_bytes=int(settings.owner_quota_gb * 1e9),
+            free_fraction=free_fraction_of(settings.data_dir)
+            if settings.blob_url is None
+            else no_disk_to_fill,
+        )
+        background(retention.run_forever(settings.retention_interval_seconds))
+        loads["logger"] = lambda: len(links.connected())
+        if settings.fleet:
+            background(link.evict_moved_forever(app))
+
+    if settings.plays("live"):
+        streams = LiveStreams()
+        app.state.live_streams = streams
+        app.state.live_viewers = live_routes.Viewers(store)
+        background(streams.sweep_forever())
+        loads["live"] = lambda: sum(not stream.ended for stream in streams.all())
+
+    if fleet is not None and loads:
+        heartbeat = Heartbeat(fleet, settings, loads)
+        await heartbeat.beat()  # in the fleet before the first request
+        background(heartbeat.run_forever())
+        stack.push_async_callback(heartbeat.leave)  # undone after the tasks stop
+
+    if settings.demo and settings.demo_cameras and settings.plays("logger"):
+        adapter = Adapter(
+            await demo.adapter_settings(
+                app.state.admin, settings.base_url, settings.data_dir / "demo-adapter"
+            )
+        )
+        adapter.start()
+        # At shutdown the server no longer listens: nothing to drain to. The spool keeps it.
+        stack.push_async_callback(anyio.to_thread.run_sync, lambda: adapter.stop(drain_seconds=0))
 
 
 def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
