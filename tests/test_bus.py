@@ -33,9 +33,9 @@ async def test_every_subscriber_of_a_topic_gets_each_message() -> None:
 async def test_a_subscriber_gets_only_its_topics_in_order() -> None:
     bus = InProcessBus()
     async with bus.subscribe([A]) as only_a, bus.subscribe([A, B]) as both:
-        await bus.publish(B, {"n": 1})
-        await bus.publish(A, {"n": 2})
-        await bus.publish("device.9.9", {"n": 3})  # nobody listens: nothing happens
+        assert await bus.publish(B, {"n": 1}) == 1  # publish says how many got it
+        assert await bus.publish(A, {"n": 2}) == 2
+        assert await bus.publish("device.9.9", {"n": 3}) == 0  # nobody listens: nothing happens
         assert only_a.queued == 1
         assert await only_a.get() == Delivery(A, {"n": 2})
         got = [await both.get(), await both.get()]

@@ -82,8 +82,10 @@ async def test_a_message_crosses_to_every_subscriber_of_another_process(
     buses: tuple[RedisBus, RedisBus],
 ) -> None:
     publisher, receiver = buses
+    assert await publisher.publish(A, {"n": 0}) == 0  # nobody listens: a task would be a 409
     async with receiver.subscribe([A]) as first, receiver.subscribe([A]) as second:
-        await publisher.publish(A, {"type": "alert", "data": {"id": 1}})
+        # One Redis subscriber connection per process: the message reached one process.
+        assert await publisher.publish(A, {"type": "alert", "data": {"id": 1}}) == 1
         for subscription in (first, second):
             assert await get(subscription) == Delivery(A, {"type": "alert", "data": {"id": 1}})
         assert receiver.subscriber_count() == 2 and publisher.subscriber_count() == 0

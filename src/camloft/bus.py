@@ -1,8 +1,11 @@
 """Publish/subscribe between the parts of a deployment: in-process, or over Redis.
 
 A message is a JSON object published on a topic; every subscription to that
-topic gets it. Topics name what the message is about, one per device:
-`device.<uidd>` (see `device_topic`).
+topic gets it. Topics name what the message is about, two per device:
+`device.<uidd>` (`device_topic`: its realtime messages, for viewers) and
+`task.<uidd>` (`task_topic`: tasks for the camera, for the process that holds
+its adapter's link). `publish` answers how many listeners got the message, so
+a task nobody took is known at once.
 
 Publishing never waits for a subscriber. Each subscription has its own
 bounded queue; when a slow subscriber lets it fill up, the oldest message is
@@ -43,8 +46,13 @@ DEFAULT_MAX_QUEUED = 256
 
 
 def device_topic(device: DeviceRef) -> str:
-    """The topic of everything about one device: `device.<uidd>`."""
+    """The topic of a device's realtime messages: `device.<uidd>`."""
     return f"device.{device}"
+
+
+def task_topic(device: DeviceRef) -> str:
+    """The topic of tasks for a device's camera: `task.<uidd>`."""
+    return f"task.{device}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +133,12 @@ class Subscription:
 class Bus(Protocol):
     """What the roles need of a bus: `InProcessBus`, or `RedisBus` between processes."""
 
-    async def publish(self, topic: str, message: Message) -> None:
-        """Send `message` to every current subscription of `topic`; never waits for them."""
+    async def publish(self, topic: str, message: Message) -> int:
+        """Send `message` to every current subscription of `topic`; never waits for them.
+
+        Answers how many listeners got it: subscriptions (in process) or
+        subscribed processes (Redis); 0 when nobody listens or the bus is down.
+        """
         ...
 
     def subscribe(
@@ -171,9 +183,12 @@ class LocalSubscriptions:
         for subscription in list(self._all):
             self.remove(subscription)
 
-    def deliver(self, topic: str, message: Message) -> None:
-        for subscription in self.by_topic.get(topic, ()):
+    def deliver(self, topic: str, message: Message) -> int:
+        """Hand `message` to each subscription of `topic`; how many there were."""
+        subscribers = self.by_topic.get(topic, ())
+        for subscription in subscribers:
             subscription.deliver(topic, message)
+        return len(subscribers)
 
     def __len__(self) -> int:
         return len(self._all)
@@ -186,14 +201,14 @@ class InProcessBus:
         self._local = LocalSubscriptions()
         self._closed = False
 
-    async def publish(self, topic: str, message: Message) -> None:
+    async def publish(self, topic: str, message: Message) -> int:
         if self._closed:
-            return
+            return 0
         if topic not in self._local.by_topic:
-            return
+            return 0
         # One JSON round trip: refuses what Redis could not carry, and gives the
         # subscribers a copy the publisher can no longer change.
-        self._local.deliver(topic, json.loads(json.dumps(message)))
+        return self._local.deliver(topic, json.loads(json.dumps(message)))
 
     def subscribe(
         self, topics: Iterable[str], *, max_queued: int = DEFAULT_MAX_QUEUED

@@ -101,20 +101,22 @@ class RedisBus:
     def channel(self, topic: str) -> str:
         return self.prefix + topic
 
-    async def publish(self, topic: str, message: Message) -> None:
+    async def publish(self, topic: str, message: Message) -> int:
         if self._closed:
-            return
+            return 0
         data = json.dumps(message, separators=(",", ":"))  # refuses what is not JSON
         try:
-            await self._publisher.publish(self.channel(topic), data)
+            # PUBLISH answers how many subscribed connections got it: one per process.
+            receivers = int(await self._publisher.publish(self.channel(topic), data))
         except _LOST as err:
             if not self._publisher_down:
                 self._publisher_down = True
                 log.warning("bus: cannot publish to Redis (%s); dropping until it is back", err)
-            return
+            return 0
         if self._publisher_down:
             self._publisher_down = False
             log.info("bus: publishing to Redis again")
+        return receivers
 
     def subscribe(
         self, topics: Iterable[str], *, max_queued: int = DEFAULT_MAX_QUEUED

@@ -20,6 +20,7 @@ import anyio
 import httpx
 import pytest
 
+from camloft.adapter.home import Home
 from camloft.adapter.link import LinkClient
 from camloft.bus import InProcessBus
 from camloft.ids import DeviceRef
@@ -115,7 +116,7 @@ async def adapter_link(
     client = LinkClient(
         DeviceRef.parse(camera.uidd),
         camera.key,
-        deployment.url,
+        Home(DeviceRef.parse(camera.uidd), camera.key, logger_url=deployment.url, auth_url=None),
         on_task=lambda action: None,
         status=status or (lambda: {"status": "online"}),
     )
@@ -275,13 +276,14 @@ async def test_the_server_closes_the_stream_after_realtime_max_seconds(
 ) -> None:
     camera = await run(lambda: new_camera(short_lived))
     async with adapter_link(short_lived, camera):
+        linked = await run(lambda: subscriptions(short_lived))  # the link's, for its tasks
         started = time.monotonic()
         async with realtime(short_lived.url, camera.token, uidd=camera.uidd) as feed:
             while await feed.next() is not None:
                 pass
         assert 1.9 < time.monotonic() - started < 5
         assert feed.seen[0].type == "liveSession"
-        assert await run(lambda: subscriptions(short_lived)) == 0
+        assert await run(lambda: subscriptions(short_lived)) == linked
 
 
 # The stream itself, in process: keep-alives and the catch-up of a slow reader.
@@ -291,6 +293,9 @@ DEVICE = DeviceRef(5, 1)
 
 class Channel:
     async def send_json(self, data: Any) -> None:
+        pass
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
         pass
 
 

@@ -1,8 +1,12 @@
 """The cameras connected to this logger: one adapter link each, and their live state.
 
 An adapter holds one websocket per device. Tasks for a camera go down it;
-status comes up it. When the link drops the camera is `offline`. State lives
-in this process (the many-machines issue moves it to the bus).
+status comes up it. When the link drops the camera is `offline`. A task is
+published on the bus's `task.<uidd>` topic, which the process holding the
+link listens to (`camloft.logger.link`), so any logger of a fleet can send
+it; nobody listening means the camera is offline. The camera's state lives in
+the process that holds its link: that is the device's logger, the one
+viewerInfo names.
 
 A device is *resident* on this logger once its adapter has linked or uploaded
 to it since the logger started: from then on it has a `CameraState` here
@@ -22,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from camloft.bus import Bus, device_topic
+from camloft.bus import Bus, device_topic, task_topic
 from camloft.errors import Conflict
 from camloft.ids import DeviceRef
 
@@ -35,6 +39,8 @@ STILL_MODE = "video_only"  # the reference's `stillmode`: stills are frames of t
 
 class TaskChannel(Protocol):
     async def send_json(self, data: Any) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 @dataclass
@@ -129,8 +135,15 @@ class CameraLinks:
             state.live_session = state.live_origin = None
             await self._publish_if_changed(device, state, before)
 
-    def is_connected(self, device: DeviceRef) -> bool:
-        return device in self._channels
+    def connected(self) -> list[DeviceRef]:
+        """The devices whose adapter is linked to this process now."""
+        return sorted(self._channels)
+
+    async def disconnect(self, device: DeviceRef, code: int, reason: str) -> None:
+        """Close the device's link (the adapter dials again, and learns why from `code`)."""
+        channel = self._channels.get(device)
+        if channel is not None:
+            await channel.close(code=code, reason=reason)
 
     def state(self, device: DeviceRef) -> CameraState:
         """The device's state, making it resident here if it was not."""
@@ -192,10 +205,10 @@ class CameraLinks:
             await self._bus.publish(device_topic(device), live_session(device, state))
 
     async def send_task(self, device: DeviceRef, action: str, **details: str) -> None:
-        """Send `{"type": "task", "action": action, **details}` down the device's link."""
-        channel = self._channels.get(device)
-        if channel is None:
+        """Send `{"type": "task", "action": action, **details}` to the device's link,
+        wherever in the fleet it is held."""
+        task = {"type": "task", "action": action} | details
+        if not await self._bus.publish(task_topic(device), task):
             raise Conflict(
                 f"camera {device} is offline: its adapter is not connected", code="camera_offline"
             )
-        await channel.send_json({"type": "task", "action": action} | details)

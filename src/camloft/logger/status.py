@@ -41,7 +41,8 @@ that reads too slowly to keep up loses the oldest queued messages: it is sent
 the lost alerts are still listed by `/alert`.
 
 **/admin/realtime** (server admins) answers `{"result": {"subscriptions": n}}`,
-the realtime streams open on this server.
+the bus subscriptions open in this process: one per realtime stream, and one
+per linked camera (its tasks).
 """
 
 from __future__ import annotations
