@@ -11,6 +11,7 @@ from camloft.access import Grant, Right
 from camloft.auth import shapes
 from camloft.auth.admin import Admin
 from camloft.auth.plans import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_DEVICES
+from camloft.auth.service import Authenticator
 from camloft.errors import Forbidden, Unauthorized
 from camloft.ids import DeviceRef, GrantTarget
 from camloft.store.accounts import User
@@ -195,3 +196,13 @@ async def revoke_grant(
 ) -> dict[str, str]:
     await admin.revoke(body.viewer, GrantTarget.parse(body.target))
     return {"result": "revoked"}
+
+
+@router.get("/admin/fleet", summary="Loggers and live origins of the fleet, alive or not")
+async def fleet(request: Request, _: ServerAdmin) -> dict[str, Any]:
+    """Every logger and live origin that ever beat, with its load, the devices placed
+    on it, and whether it beat within `heartbeat_timeout_seconds`."""
+    auth: Authenticator = request.app.state.authenticator
+    if auth.allocator is None:
+        return {"result": {"fleet": False, "servers": []}}
+    return {"result": {"fleet": True, "servers": await auth.allocator.report()}}

@@ -15,6 +15,7 @@ from camloft.auth.service import Authenticator, Visible
 from camloft.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from camloft.store.accounts import User
 from camloft.webapi.deps import AppSettings, CurrentClaims, Uidds, Uids, asked_devices
+from camloft.webapi.device_keys import DeviceKeys, device_with_key
 
 LOGIN_COOKIE = "camloft_login"
 MAX_CREDENTIAL_BODY = 4096
@@ -190,6 +191,26 @@ async def viewer_info(
 async def cameras(auth: AuthService, claims: CurrentClaims) -> JSONResponse:
     visible, aliases = await _visible(auth, claims, None, None)
     return JSONResponse(shapes.cameras(auth.settings, visible, aliases))
+
+
+@router.get(
+    "/adapter/v1/home/{uidd}",
+    summary="Where a device's adapter sends its video: its logger and live origin (adapters only)",
+)
+async def adapter_home(
+    request: Request,
+    auth: AuthService,
+    uidd: str,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Asked by an adapter at start, and whenever its logger stops answering or says the
+    device moved: in a fleet, a device whose logger is gone is placed anew first."""
+    keys: DeviceKeys = request.app.state.device_keys
+    ref = await device_with_key(keys, uidd, authorization)
+    device = await auth.store.device(ref)
+    if device is None:
+        raise NotFound(f"no device {ref}")
+    return shapes.device_home(auth.settings, await auth.placed_device(device))
 
 
 @router.get("/internal/region", summary="Cluster-internal: does this region hold the user?")

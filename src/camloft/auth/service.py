@@ -13,6 +13,7 @@ from camloft.auth.regions import find_home
 from camloft.auth.throttle import LoginThrottle
 from camloft.config import Settings
 from camloft.errors import Unauthorized
+from camloft.fleet import Allocator
 from camloft.ids import DeviceRef
 from camloft.store.accounts import AccountStore, Device, User
 from camloft.tokens import issue_token, sha256_hex
@@ -49,11 +50,13 @@ class Authenticator:
         store: AccountStore,
         passwords: Passwords,
         throttle: LoginThrottle,
+        allocator: Allocator | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.passwords = passwords
         self.throttle = throttle
+        self.allocator = allocator
 
     # logins
 
@@ -129,7 +132,28 @@ class Authenticator:
     # devices
 
     async def visible_devices(self, viewer_uid: int, asked: list[DeviceRef] | None) -> Visible:
-        """The devices `viewer_uid` may see: all of them, or those of `asked` it may."""
+        """The devices `viewer_uid` may see: all of them, or those of `asked` it may.
+
+        In a fleet, a device whose logger or live origin is gone is placed anew
+        first, so the answer names servers that are alive.
+        """
+        visible = await self._visible_devices(viewer_uid, asked)
+        if self.allocator is None:
+            return visible
+        misplaced = await self.allocator.misplaced(item.device for item in visible.devices)
+        if not misplaced:
+            return visible
+        await self.allocator.place(misplaced)
+        return await self._visible_devices(viewer_uid, asked)
+
+    async def placed_device(self, device: Device) -> Device:
+        """`device`, placed anew first if a fleet has to (see `visible_devices`)."""
+        if self.allocator is None or not await self.allocator.misplaced([device]):
+            return device
+        await self.allocator.place([device.ref])
+        return await self.store.device(device.ref) or device
+
+    async def _visible_devices(self, viewer_uid: int, asked: list[DeviceRef] | None) -> Visible:
         access = await self.store.access_map(viewer_uid)
         if asked is None:
             found = await self.store.devices(

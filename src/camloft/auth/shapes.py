@@ -42,10 +42,19 @@ def device_summary(item: VisibleDevice) -> dict[str, Any]:
     }
 
 
+def device_home(settings: Settings, device: Device) -> dict[str, Any]:
+    """Where the device's adapter goes: `{"uidd", "loggerUrl", "wowzaUrl"}`."""
+    return {
+        "uidd": str(device.ref),
+        "loggerUrl": device.logger_url or settings.device_logger_url,
+        "wowzaUrl": device.wowza_url or settings.device_wowza_url,
+    }
+
+
 def device_details(settings: Settings, item: VisibleDevice) -> dict[str, Any]:
     device = item.device
-    logger_url = device.logger_url or settings.device_logger_url
-    wowza_url = device.wowza_url or settings.device_wowza_url
+    home = device_home(settings, device)
+    logger_url, wowza_url = home["loggerUrl"], home["wowzaUrl"]
     return device_summary(item) | {
         "logger": host_of(logger_url),
         "wowza": host_of(wowza_url),

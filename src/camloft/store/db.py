@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -43,7 +43,16 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+MIGRATION_LOCK = 0x63616D6C6F6674  # "camloft": the advisory lock every process migrates under
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration.
+
+    On PostgreSQL the processes of a fleet that start together take turns
+    (a transaction-scoped advisory lock), so only the first one migrates.
+    """
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         await connection.run_sync(_upgrade)

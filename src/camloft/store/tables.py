@@ -48,6 +48,11 @@ class DeviceRow(Base):
     phoneid: Mapped[str] = mapped_column(String(200))
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
+    __table_args__ = (
+        Index("ix_devices_logger_url", "logger_url"),
+        Index("ix_devices_wowza_url", "wowza_url"),
+    )
+
 
 class GrantRow(Base):
     __tablename__ = "grants"
@@ -111,3 +116,16 @@ class EventRow(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_events_owner_startt", "owner_uid", "startt"),)
+
+
+class ServerRow(Base):
+    """A logger or live origin of the fleet, as its last heartbeat described it."""
+
+    __tablename__ = "servers"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # "logger" | "live"
+    region: Mapped[str] = mapped_column(String(32))
+    load: Mapped[int] = mapped_column(Integer)  # linked cameras (logger), streams (live)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    seen_ms: Mapped[int] = mapped_column(BigInteger)  # 0: it left

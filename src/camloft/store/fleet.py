@@ -1,0 +1,137 @@
+"""The fleet's table: loggers and live origins, their heartbeats, and device placement.
+
+Each logger and live origin process writes its own row (`beat`, `leave`);
+authenticators read the rows to place devices (`camloft.fleet.Allocator`)
+and move a device with `move`, a conditional update: when two authenticators
+move the same device at once, the first wins and the second sees it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from camloft.ids import DeviceRef
+from camloft.store.accounts import now_ms
+from camloft.store.tables import DeviceRow, ServerRow, UserRow
+
+FLEET_ROLES = ("logger", "live")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    url: str
+    role: str
+    region: str
+    load: int
+    started_ms: int
+    seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a device is placed for one role, and its owner's region."""
+
+    ref: DeviceRef
+    url: str | None
+    owner_region: str
+
+
+def _column(role: str) -> InstrumentedAttribute[str | None]:
+    if role == "logger":
+        return DeviceRow.logger_url
+    if role == "live":
+        return DeviceRow.wowza_url
+    raise ValueError(f"fleet roles are {', '.join(FLEET_ROLES)}, not {role!r}")
+
+
+class FleetStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def beat(self, url: str, role: str, region: str, load: int, started_ms: int) -> None:
+        """Say that `url` plays `role` and is alive now, carrying `load`."""
+        _column(role)
+        values = {"region": region, "load": load, "started_ms": started_ms, "seen_ms": now_ms()}
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(ServerRow)
+                .where(ServerRow.url == url, ServerRow.role == role)
+                .values(**values)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                session.add(ServerRow(url=url, role=role, **values))
+            try:
+                await session.commit()
+            except IntegrityError:  # another process of the same URL inserted first
+                await session.rollback()
+
+    async def leave(self, url: str, role: str) -> None:
+        """`url` stops cleanly: dead from now on, so its devices move at once."""
+        async with self._sessions() as session:
+            await session.execute(
+                update(ServerRow)
+                .where(ServerRow.url == url, ServerRow.role == role)
+                .values(seen_ms=0, load=0)
+            )
+            await session.commit()
+
+    async def servers(self) -> list[Server]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(ServerRow).order_by(ServerRow.role, ServerRow.url))
+            return [Server(r.url, r.role, r.region, r.load, r.started_ms, r.seen_ms) for r in rows]
+
+    async def placed_counts(self, role: str) -> dict[str, int]:
+        """How many devices each server of `role` has been given."""
+        column = _column(role)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(column, func.count()).where(column.is_not(None)).group_by(column)
+            )
+            return {str(url): int(count) for url, count in rows}
+
+    async def misplaced(
+        self, role: str, dead: Iterable[str], refs: Iterable[DeviceRef] | None = None
+    ) -> list[Placement]:
+        """Devices of `role` placed nowhere or on one of the `dead` servers (of `refs` only,
+        if given), with their owner's region."""
+        column = _column(role)
+        condition: ColumnElement[bool] = column.is_(None)
+        dead_urls = sorted(set(dead))
+        if dead_urls:
+            condition = condition | column.in_(dead_urls)
+        query = (
+            select(DeviceRow.owner_uid, DeviceRow.device_id, column, UserRow.region)
+            .join(UserRow, UserRow.uid == DeviceRow.owner_uid)
+            .where(condition)
+            .order_by(DeviceRow.owner_uid, DeviceRow.device_id)
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(query)
+            found = [
+                Placement(DeviceRef(uid, device_id), url, region)
+                for uid, device_id, url, region in rows
+            ]
+        if refs is None:
+            return found
+        wanted = set(refs)
+        return [placement for placement in found if placement.ref in wanted]
+
+    async def move(self, ref: DeviceRef, role: str, old: str | None, new: str) -> bool:
+        """Place `ref` on `new` if it is still on `old`; False when someone moved it first."""
+        column = _column(role)
+        still_there = column.is_(None) if old is None else column == old
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(DeviceRow)
+                .where(DeviceRow.owner_uid == ref.uid, DeviceRow.device_id == ref.device_id)
+                .where(still_there)
+                .values({column: new})
+            )
+            await session.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
