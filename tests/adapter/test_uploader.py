@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from camloft.adapter.home import Home
 from camloft.adapter.spool import Spool
 from camloft.adapter.uploader import Uploader
 from camloft.ids import DeviceRef
@@ -58,7 +59,7 @@ def test_backlog_waits_for_the_logger_then_uploads_in_order(
     assert seconds == 10.0 and megabytes == pytest.approx(5 * len(data) / 1e6)
 
     stop = threading.Event()
-    uploader = Uploader(device, key, server.url, spool)
+    uploader = Uploader(device, key, Home(device, key, logger_url=server.url, auth_url=None), spool)
     uploader.start(stop)
     try:
         time.sleep(1.5)  # the logger is not running: everything stays queued
@@ -83,7 +84,8 @@ def test_a_wrong_key_keeps_the_video(
     spool.add(Segment(1_800_000_000_000, 2000, make_ts(1.0), 0, has_audio=False))
     server.start()
     stop = threading.Event()
-    uploader = Uploader(device, "wrong-key", server.url, spool)
+    home = Home(device, "wrong-key", logger_url=server.url, auth_url=None)
+    uploader = Uploader(device, "wrong-key", home, spool)
     uploader.start(stop)
     try:
         time.sleep(2)
@@ -104,7 +106,7 @@ def test_refused_segment_is_set_aside_not_deleted(
     spool.add(Segment(1_800_000_002_000, 2000, good, 1, has_audio=False))
     server.start()
     stop = threading.Event()
-    uploader = Uploader(device, key, server.url, spool)
+    uploader = Uploader(device, key, Home(device, key, logger_url=server.url, auth_url=None), spool)
     uploader.start(stop)
     try:
         assert wait_for(lambda: not spool.pending(), 15)

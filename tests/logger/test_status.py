@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from camloft.adapter.home import Home
 from camloft.adapter.link import LinkClient
 from camloft.ids import DeviceRef
 from tests.conftest import Deployment
@@ -85,7 +86,7 @@ def linked(
     client = LinkClient(
         DeviceRef.parse(camera.uidd),
         camera.key,
-        deployment.url,
+        Home(DeviceRef.parse(camera.uidd), camera.key, logger_url=deployment.url, auth_url=None),
         on_task=lambda action: None,
         status=status or (lambda: {"status": "online"}),
     )

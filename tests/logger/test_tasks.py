@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from camloft.adapter.home import Home
 from camloft.adapter.link import LinkClient
 from camloft.ids import DeviceRef
 from tests.conftest import Deployment
@@ -36,7 +37,8 @@ def test_tasks_reach_the_adapter_with_the_right_rights(deployment: Deployment) -
 
     received: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
-    client = LinkClient(DeviceRef.parse(uidd), key, deployment.url, on_task=received.put,
+    home = Home(DeviceRef.parse(uidd), key, logger_url=deployment.url, auth_url=None)
+    client = LinkClient(DeviceRef.parse(uidd), key, home, on_task=received.put,
                         status=lambda: {"status": "online", "queue_mb": 0.0, "queue_sec": 0.0})
     client.start(stop)
     try:
@@ -67,7 +69,8 @@ def test_a_link_with_a_wrong_key_is_refused(deployment: Deployment) -> None:
         "owner": owner["email"], "name": "Cam"},
         headers={"Authorization": f"ManythingToken {deployment.admin_token}"}).json()["result"]
     stop = threading.Event()
-    client = LinkClient(DeviceRef.parse(created["uidd"]), "wrong", deployment.url,
+    home = Home(DeviceRef.parse(created["uidd"]), "wrong", logger_url=deployment.url, auth_url=None)
+    client = LinkClient(DeviceRef.parse(created["uidd"]), "wrong", home,
                         on_task=lambda action: None, status=dict)
     client.start(stop)
     try:

@@ -21,6 +21,7 @@ from av.stream import Stream
 
 from camloft.adapter.analysis import Analyzer
 from camloft.adapter.config import CameraSettings
+from camloft.adapter.home import Home
 from camloft.adapter.link import LinkClient
 from camloft.adapter.live import LiveStreamer
 from camloft.adapter.ptz import is_ptz_action, ptz_controller
@@ -47,9 +48,17 @@ def now_ms() -> int:
 
 
 class Camera:
-    def __init__(self, settings: CameraSettings, logger_url: str, spool_root: Path) -> None:
+    def __init__(
+        self,
+        settings: CameraSettings,
+        logger_url: str | None,
+        spool_root: Path,
+        *,
+        auth_url: str | None = None,
+    ) -> None:
         self.settings = settings
         self.device = settings.device
+        self.home = Home(self.device, settings.key, logger_url=logger_url, auth_url=auth_url)
         self.spool = Spool(spool_root / str(self.device))
         self.recorder = Recorder(
             record_on_motion=settings.record == "motion",
@@ -58,9 +67,9 @@ class Camera:
             pre_roll_seconds=settings.pre_roll_seconds,
             tz=settings.tz,
         )
-        self.uploader = Uploader(self.device, settings.key, logger_url, self.spool)
+        self.uploader = Uploader(self.device, settings.key, self.home, self.spool)
         self.link = LinkClient(
-            self.device, settings.key, logger_url, on_task=self.on_task, status=self.status
+            self.device, settings.key, self.home, on_task=self.on_task, status=self.status
         )
         self.live = LiveStreamer(
             self.device,

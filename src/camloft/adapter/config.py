@@ -2,7 +2,7 @@
 
 `camloft adapter --config cameras.toml` reads a file like::
 
-    logger_url = "https://logger-1.example.com"
+    logger_url = "https://logger-1.example.com"   # or, in a fleet, auth_url = "https://auth.example.com"
     spool_dir = "/var/lib/camloft-adapter"
 
     [[cameras]]
@@ -130,9 +130,25 @@ class CameraSettings(BaseModel):
 class AdapterSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    logger_url: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    # Where the cameras' video goes: one logger, or (in a fleet) the logger an
+    # authenticator names for each device (camloft.adapter.home). One of the two.
+    logger_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
+    auth_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
     spool_dir: Path = Path("adapter-spool")
     cameras: list[CameraSettings] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_home(self) -> Self:
+        if (self.logger_url is None) == (self.auth_url is None):
+            raise ValueError("give one of logger_url (a logger) or auth_url (an authenticator)")
+        return self
+
+    @property
+    def where(self) -> str:
+        """Where the video goes, for people."""
+        if self.logger_url is not None:
+            return self.logger_url
+        return f"the loggers {self.auth_url} names"
 
 
 def load_adapter_settings(path: Path) -> AdapterSettings:

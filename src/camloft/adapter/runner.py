@@ -16,14 +16,15 @@ class Adapter:
     def __init__(self, settings: AdapterSettings) -> None:
         self.settings = settings
         self.cameras = [
-            Camera(camera, settings.logger_url, settings.spool_dir) for camera in settings.cameras
+            Camera(camera, settings.logger_url, settings.spool_dir, auth_url=settings.auth_url)
+            for camera in settings.cameras
         ]
         self._stop = threading.Event()
 
     def start(self) -> None:
         for camera in self.cameras:
             camera.start(self._stop)
-        log.info("adapter started %d cameras for %s", len(self.cameras), self.settings.logger_url)
+        log.info("adapter started %d cameras for %s", len(self.cameras), self.settings.where)
 
     def stop(self, *, drain_seconds: float = 5.0) -> None:
         """Finish and spool the open segments, give the uploaders up to `drain_seconds`

@@ -16,6 +16,7 @@ import time
 
 import httpx
 
+from camloft.adapter.home import Home
 from camloft.adapter.spool import Spool, Spooled
 from camloft.ids import DeviceRef
 
@@ -30,14 +31,14 @@ class Uploader:
         self,
         device: DeviceRef,
         key: str,
-        logger_url: str,
+        home: Home,
         spool: Spool,
         *,
         timeout_s: float = 30.0,
     ) -> None:
         self.device = device
         self.spool = spool
-        self._base = f"{logger_url.rstrip('/')}/adapter/v1"
+        self._home = home
         self._client = httpx.Client(
             timeout=timeout_s, headers={"Authorization": f"CamloftDevice {key}"}
         )
@@ -89,28 +90,33 @@ class Uploader:
             data, identity = self.spool.read(item)
         except FileNotFoundError:
             return True  # settled by an earlier pass
+        logger_url = self._home.logger_url()
+        if logger_url is None:
+            return False  # no logger known yet: the spool keeps it
+        base = f"{logger_url}/adapter/v1"
         try:
             if item.kind == "segment":
                 response = self._client.put(
-                    f"{self._base}/segments/{self.device}/{item.start_ms}",
+                    f"{base}/segments/{self.device}/{item.start_ms}",
                     params={"duration_ms": item.duration_ms},
                     content=data,
                     headers={"Content-Type": "video/mp2t"},
                 )
             elif item.kind == "image":
                 response = self._client.put(
-                    f"{self._base}/images/{self.device}/{item.image}/{item.start_ms}",
+                    f"{base}/images/{self.device}/{item.image}/{item.start_ms}",
                     content=data,
                     headers={"Content-Type": "image/jpeg"},
                 )
             else:
                 response = self._client.put(
-                    f"{self._base}/events/{self.device}",
+                    f"{base}/events/{self.device}",
                     content=data,
                     headers={"Content-Type": "application/json"},
                 )
         except httpx.HTTPError as err:
             log.warning("logger unreachable for %s: %s", self.device, err)
+            self._home.lost()
             return False
         if response.is_success:
             self.spool.done(item, identity)

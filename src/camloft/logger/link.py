@@ -8,21 +8,29 @@ are idempotent: the same segment twice is stored once.
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import logging
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
+from camloft.bus import Bus, Subscription, task_topic
+from camloft.config import Settings
 from camloft.errors import BadRequest, Unauthorized
 from camloft.events import MAX_MAGNITUDE, EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.logger.cameras import CameraLinks
 from camloft.logger.shapes import alert_json
 from camloft.media.segment import looks_like_mpegts
+from camloft.store.accounts import AccountStore
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
 from camloft.webapi.device_keys import UPLOAD_BODY, DeviceKeys, device_with_key, read_body
+
+log = logging.getLogger("camloft.logger.link")
 
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_SEGMENT_MS = 60_000
@@ -153,25 +161,75 @@ async def put_image(
     return JSONResponse({"result": "stored"}, status_code=201)
 
 
+UNAUTHORIZED_CLOSE = 4401
+MOVED_CLOSE = 4410
+"""Close code of a link whose device is placed on another logger: ask the authenticator."""
+
+
+async def placed_elsewhere(request: Request | WebSocket, device: DeviceRef) -> str | None:
+    """The logger `device` is placed on, when a fleet placed it on another than this one."""
+    settings: Settings = request.app.state.settings
+    if not settings.fleet:
+        return None
+    accounts: AccountStore = request.app.state.accounts
+    found = await accounts.device(device)
+    if found is None or found.logger_url in (None, settings.base_url):
+        return None
+    return found.logger_url
+
+
+async def evict_moved_forever(app: Any) -> None:
+    """Close the links of devices moved to another logger, so their adapters go there."""
+    settings: Settings = app.state.settings
+    links: CameraLinks = app.state.camera_links
+    accounts: AccountStore = app.state.accounts
+    while True:
+        await asyncio.sleep(settings.heartbeat_seconds)
+        try:
+            linked = links.connected()
+            for device in await accounts.devices(refs=linked) if linked else []:
+                if device.logger_url not in (None, settings.base_url):
+                    log.info("%s moved to %s: closing its link", device.ref, device.logger_url)
+                    await links.disconnect(device.ref, MOVED_CLOSE, "moved")
+        except (OSError, SQLAlchemyError) as err:
+            log.error("checking for moved devices failed: %s", err)
+
+
+async def _forward_tasks(websocket: WebSocket, tasks: Subscription) -> None:
+    async for delivery in tasks:
+        await websocket.send_json(dict(delivery.message))
+
+
 @router.websocket("/adapter/v1/link/{uidd}")
 async def link(websocket: WebSocket, uidd: str) -> None:
     """The adapter's link: tasks go down as `{"type": "task", "action": ...}`, status
-    comes up as `{"type": "status", "status": ..., "queue_mb": ..., ...}`."""
+    comes up as `{"type": "status", "status": ..., "queue_mb": ..., ...}`. A device a
+    fleet placed on another logger is refused with close code 4410."""
     keys: DeviceKeys = websocket.app.state.ingest.keys
     try:
         device = await device_with_key(keys, uidd, websocket.headers.get("authorization"))
     except (BadRequest, Unauthorized) as err:
-        await websocket.close(code=4401, reason=err.message[:120])
+        await websocket.close(code=UNAUTHORIZED_CLOSE, reason=err.message[:120])
         return
     await websocket.accept()
+    if (elsewhere := await placed_elsewhere(websocket, device)) is not None:
+        # Accepted first: a close before accepting reaches the adapter as a bare HTTP 403.
+        await websocket.close(code=MOVED_CLOSE, reason=f"moved to {elsewhere}"[:120])
+        return
     links = links_of(websocket)
-    await links.attach(device, websocket)
-    try:
-        while True:
-            message = await websocket.receive_json()
-            if isinstance(message, dict) and message.get("type") == "status":
-                await links.report(device, message)
-    except (WebSocketDisconnect, ValueError, KeyError):
-        pass  # gone, or not speaking JSON text (KeyError: a binary frame): drop the link
-    finally:
-        await links.detach(device, websocket)
+    bus: Bus = websocket.app.state.bus
+    async with bus.subscribe([task_topic(device)]) as tasks:
+        forwarder = asyncio.create_task(_forward_tasks(websocket, tasks))
+        await links.attach(device, websocket)
+        try:
+            while True:
+                message = await websocket.receive_json()
+                if isinstance(message, dict) and message.get("type") == "status":
+                    await links.report(device, message)
+        except (WebSocketDisconnect, ValueError, KeyError, RuntimeError):
+            # Gone, not speaking JSON text (KeyError: a binary frame), or closed by
+            # this side (RuntimeError: evicted): drop the link.
+            pass
+        finally:
+            forwarder.cancel()
+            await links.detach(device, websocket)
