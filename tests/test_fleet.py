@@ -368,3 +368,62 @@ def live_plays(camera: Camera) -> None:
     base = playlist.rsplit("/", 1)[0]
     segment = httpx.get(f"{base}/{first}", timeout=15)
     assert segment.status_code == 200 and segment.content[:1] == b"\x47", segment.status_code
+
+
+def test_a_device_moved_by_hand_takes_its_adapter_and_its_tasks_along(tmp_path: Path) -> None:
+    """`admin device move` to the other logger: the old one closes the link (4410), the
+    adapter asks its authenticator and links to the new one; a task sent through the old
+    logger still reaches the camera, over the bus. On SQLite, shared by the processes."""
+    env = camloft_env(
+        new_secret(),
+        f"sqlite+aiosqlite:///{tmp_path / 'camloft.db'}",
+        bus_url="redis://127.0.0.1:6379/0",
+        bus_prefix=f"camloft-test-{secrets.token_hex(4)}:",
+        heartbeat_seconds="0.5",
+        heartbeat_timeout_seconds="2",
+    )
+    added = run_cli(["admin", "--data-dir", str(tmp_path), "user", "add", ADMIN_EMAIL,
+                     "--password", ADMIN_PASSWORD, "--admin"], env)
+    assert added.returncode == 0, added.stderr
+    servers = {name: Server(tmp_path / name, env | {"CAMLOFT_ROLES": roles})
+               for name, roles in (("auth", "auth"), ("a", "logger,live"), ("b", "logger"))}
+    with ExitStack() as stack:
+        for server in servers.values():
+            server.start()
+            stack.callback(server.stop)
+        auth = servers["auth"].url
+        admin = auth_header(login(auth, ADMIN_EMAIL, ADMIN_PASSWORD))
+        email = f"owner-{secrets.token_hex(3)}@example.com"
+        httpx.post(f"{auth}/admin/users", headers=admin,
+                   json={"email": email, "password": PASSWORD}).raise_for_status()
+        created = httpx.post(f"{auth}/admin/devices", headers=admin,
+                             json={"owner": email, "name": "porch"})
+        created.raise_for_status()
+        device = created.json()["result"]
+        camera = Camera("local", email, device["uidd"], device["deviceKey"], auth,
+                        token=login(auth, email, PASSWORD))
+        start_adapter(tmp_path, camera)
+        assert camera.adapter is not None
+        stack.callback(stop_process, camera.adapter)
+        wait_for("the camera online", lambda: camera.status() == "online", 30)
+        first = camera.placement()["loggerUrl"]
+        other = next(s.url for name, s in servers.items() if name != "auth" and s.url != first)
+
+        httpx.post(f"{auth}/admin/devices/{camera.uidd}/move", headers=admin,
+                   json={"logger": other}).raise_for_status()
+        assert camera.placement()["loggerUrl"] == other
+        wait_for("the camera online at its new logger", lambda: camera.status() == "online", 15)
+        left = camera.get(first, "/cameras/status", uidd=camera.uidd).json()["result"]
+        owner, number = camera.uidd.split(".")
+        assert left[owner]["devices"][number]["status"] == "offline", left
+        log = (tmp_path / "adapter-local.log").read_text()
+        assert f"says {camera.uidd} moved" in log, log[-2000:]
+
+        # Through the old logger: the task crosses the bus to the link the new one holds.
+        sent = camera.get(first, "/sendcameratask", uidd=camera.uidd, action="capturestill")
+        assert sent.status_code == 200, sent.text
+        def still_taken() -> int | None:
+            found = camera.get(other, "/cameras/status", uidd=camera.uidd).json()["result"]
+            return found[owner]["devices"][number]["laststill"]  # type: ignore[no-any-return]
+
+        wait_for("the still", still_taken, 20)
