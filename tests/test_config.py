@@ -89,3 +89,11 @@ def test_roles_and_the_fleet(tmp_path: Path) -> None:
                 {"CAMLOFT_HEARTBEAT_SECONDS": "5", "CAMLOFT_HEARTBEAT_TIMEOUT_SECONDS": "5"}):
         with pytest.raises(ConfigError):
             load_settings(env=bad)
+
+
+def test_allowed_origins() -> None:
+    settings = load_settings(env={"CAMLOFT_ALLOW_ORIGINS": "https://a.example.com/, http://b:8080"})
+    assert settings.allow_origins == ("https://a.example.com", "http://b:8080")
+    for bad in ("a.example.com", "https://a.example.com/path", "ftp://x"):
+        with pytest.raises(ConfigError):
+            load_settings(env={"CAMLOFT_ALLOW_ORIGINS": bad})

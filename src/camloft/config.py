@@ -46,6 +46,9 @@ class Settings(BaseModel):
     # Other regions whose tokens this process takes: those that share its database (so
     # one numbering of uids), as loggers and live origins serving several regions do.
     shared_regions: tuple[str, ...] = ()
+    # Web origins whose pages may call this process (CORS): on loggers and live origins,
+    # the authenticator's public URL, whose web viewer calls them from another host.
+    allow_origins: tuple[str, ...] = ()
     logger_url: str | None = None
     wowza_url: str | None = None
     token_ttl_seconds: int = Field(20 * 60, ge=5, le=24 * 3600)
@@ -91,6 +94,10 @@ class Settings(BaseModel):
         if unknown or not self.roles:
             raise ValueError(f"roles are some of {', '.join(ROLES)}, got {', '.join(self.roles)}")
         self.roles = tuple(role for role in ROLES if role in self.roles)
+        self.allow_origins = tuple(origin.rstrip("/") for origin in self.allow_origins)
+        for origin in self.allow_origins:
+            if not re.fullmatch(r"https?://[^/\s]+|\*", origin):
+                raise ValueError(f"an allowed origin is scheme://host[:port] or *, not {origin!r}")
         for name in self.shared_regions:
             if not re.fullmatch(REGION_PATTERN, name):
                 raise ValueError(f"a region name is like eu or us-east, not {name!r}")
@@ -143,7 +150,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name == "regions":
             values[name] = _parse_regions(raw)
-        elif name in ("roles", "shared_regions"):
+        elif name in ("roles", "shared_regions", "allow_origins"):
             values[name] = parse_list(raw)
         else:
             values[name] = raw

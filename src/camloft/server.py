@@ -14,6 +14,7 @@ from typing import Any
 import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -67,6 +68,15 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    if settings.allow_origins:
+        # Tokens ride in headers and queries, never in cookies here: no credentials.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allow_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     if settings.plays("auth"):
         app.include_router(auth_routes.router)
         app.include_router(admin_routes.router)

@@ -144,9 +144,10 @@ export class Session {
     return `${path}?${query}`;
   }
 
-  /** A picture URL: the token is the last path segment, as the reference puts it. */
-  pictureUrl(kind, uidd, time) {
-    return `/${kind}/${encodeURIComponent(uidd)}/${time}/${encodeURIComponent(this.token)}`;
+  /** A camera's picture on its logger: the token is the last path segment, as the reference puts it. */
+  pictureUrl(kind, camera, time) {
+    const path = `/${kind}/${encodeURIComponent(camera.uidd)}/${time}/${encodeURIComponent(this.token)}`;
+    return `${camera.loggerUrl}${path}`;
   }
 
   /** Calls the API with the token in the Authorization header; answers the parsed JSON. */
@@ -168,7 +169,8 @@ export class Session {
     return parse(await fetch(search ? `${path}?${search}` : path, init));
   }
 
-  task(uidd, action) {
-    return this.call("/sendcameratask", { params: { uidd, action } });
+  /** A camera task (`/sendcameratask`), sent to the camera's logger. */
+  task(camera, action) {
+    return this.call(`${camera.loggerUrl}/sendcameratask`, { params: { uidd: camera.uidd, action } });
   }
 }

@@ -123,8 +123,8 @@ async function playEvent(camera, event, startAt = 0) {
   playing = { camera, event };
   const token = await session.freshToken();
   const params = `uidd=${encodeURIComponent(camera.uidd)}&id=${event.id}&token=${encodeURIComponent(token)}`;
-  eventPlayer.load(`/alerturl.m3u8?${params}`, startAt);
-  $("download").href = `/alerturl.m3u8?${params}&buildmp4=1`;
+  eventPlayer.load(`${camera.loggerUrl}/alerturl.m3u8?${params}`, startAt);
+  $("download").href = `${camera.loggerUrl}/alerturl.m3u8?${params}&buildmp4=1`;
   $("event-info").replaceChildren(
     `${formatInZone(event.startt, event.tz)} · ${eventDuration(event)} · ${eventSummary(event)}`,
   );
@@ -140,7 +140,7 @@ function stopEvent() {
 $("download").addEventListener("click", () => {
   if (playing) {
     const { camera, event } = playing;
-    $("download").href = session.url("/alerturl.m3u8", { uidd: camera.uidd, id: event.id, buildmp4: 1 });
+    $("download").href = session.url(`${camera.loggerUrl}/alerturl.m3u8`, { uidd: camera.uidd, id: event.id, buildmp4: 1 });
   }
 });
 
@@ -162,7 +162,8 @@ async function deleteEvent(uidd, id, { ask = false } = {}) {
     }
   }
   try {
-    await session.call(`/alert/${encodeURIComponent(uidd)}/${encodeURIComponent(id)}`, { method: "DELETE" });
+    const logger = camera ? camera.loggerUrl : "";
+    await session.call(`${logger}/alert/${encodeURIComponent(uidd)}/${encodeURIComponent(id)}`, { method: "DELETE" });
   } catch (err) {
     showError(err);
     return false;
@@ -282,7 +283,7 @@ async function start() {
   $("user-email").textContent = session.user.email;
   await cameras.load();
   $("nav-sharing").hidden = cameras.own().length === 0;
-  realtime.start([...cameras.cameras.keys()]);
+  realtime.start([...cameras.cameras.values()]);
   await route();
 }
 

@@ -83,6 +83,8 @@ export class CameraList {
       alias: group.alias,
       admin: permissions.includes("a"),
       own: group.uid === this.session.uid,
+      // The camera's logger and live origin ("": this server, when one process plays every role).
+      loggerUrl: sameOrigin(device.loggerUrl),
       wowzaUrl: device.wowzaUrl,
       streamname: device.streamname,
       status: "offline",
@@ -117,7 +119,7 @@ export class CameraList {
 
   setThumb(camera) {
     camera.thumbEl.dataset.token = this.session.token;
-    camera.thumbEl.src = this.session.pictureUrl("getthumb", camera.uidd, camera.lastthumb);
+    camera.thumbEl.src = this.session.pictureUrl("getthumb", camera, camera.lastthumb);
   }
 
   /** A `liveSession` message of the realtime stream (or a `/cameras/status` entry). */
@@ -199,4 +201,9 @@ export class CameraList {
   own() {
     return [...this.cameras.values()].filter((camera) => camera.own);
   }
+}
+
+/** A server's URL, or "" when it is the page's own server (calls then stay relative). */
+function sameOrigin(url) {
+  return !url || url === window.location.origin ? "" : url;
 }

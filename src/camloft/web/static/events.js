@@ -81,7 +81,7 @@ export class EventList {
     const camera = this.camera;
     this.statusEl.textContent = "Loading events…";
     this.loading = this.session
-      .call("/alert", {
+      .call(`${camera.loggerUrl}/alert`, {
         params: {
           uid: camera.uidd,
           startt: 1,
@@ -155,7 +155,7 @@ export class EventList {
       width: 160,
       height: 90,
       loading: "lazy",
-      src: this.session.pictureUrl("alertthumb", camera.uidd, event.id),
+      src: this.session.pictureUrl("alertthumb", camera, event.id),
     });
     thumb.addEventListener("error", () => thumb.classList.add("missing"), { once: true });
     const when = formatInZone(event.startt, event.tz);
@@ -205,7 +205,7 @@ export class EventList {
     if (this.camera === camera && this.events.has(id)) {
       return this.events.get(id);
     }
-    const events = await this.session.call("/events", {
+    const events = await this.session.call(`${camera.loggerUrl}/events`, {
       params: { uidd: camera.uidd, startt: id * 1000, endt: id * 1000 + 1000, limit: 10 },
     });
     return events.find((event) => event.id === id) || null;

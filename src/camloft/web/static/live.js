@@ -75,7 +75,7 @@ export class LiveView {
       return false;
     }
     try {
-      await this.session.task(this.camera.uidd, "livecommand");
+      await this.session.task(this.camera, "livecommand");
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.code === "camera_offline") {
@@ -138,7 +138,7 @@ export class LiveView {
     this.ui.record.textContent = on ? "Recording… (stop)" : "Record now";
     if (on && this.camera) {
       const send = () =>
-        this.session.task(this.camera.uidd, "triggerevent").catch((err) => {
+        this.session.task(this.camera, "triggerevent").catch((err) => {
           this.showError(err);
           this.setRecord(false);
         });
@@ -154,7 +154,7 @@ export class LiveView {
     button.disabled = true;
     this.setState("Capturing a still…");
     try {
-      await this.session.task(camera.uidd, "capturestill");
+      await this.session.task(camera, "capturestill");
       const still = await this.waitForStill(camera, before);
       if (this.camera !== camera) {
         return;
@@ -164,7 +164,7 @@ export class LiveView {
         return;
       }
       const img = this.ui.stillFigure.querySelector("img");
-      img.src = this.session.pictureUrl("getstill", camera.uidd, still);
+      img.src = this.session.pictureUrl("getstill", camera, still);
       img.alt = `Still of ${camera.name}`;
       this.ui.stillFigure.querySelector("a").href = img.src;
       this.ui.stillFigure.hidden = false;
@@ -199,7 +199,7 @@ export class LiveView {
       });
       const poll = setInterval(async () => {
         try {
-          const body = await this.session.call("/cameras/status", { params: { uidd: camera.uidd } });
+          const body = await this.session.call(`${camera.loggerUrl}/cameras/status`, { params: { uidd: camera.uidd } });
           const [uid, id] = camera.uidd.split(".");
           const state = body.result[uid] && body.result[uid].devices[id];
           if (state && newer(state.laststill)) {
@@ -219,7 +219,7 @@ export class LiveView {
       if (!this.camera || this.ptzActive === button) return;
       this.ptzActive = button;
       button.classList.add("pressed");
-      this.session.task(this.camera.uidd, `ptzstart_${dir}`).catch((err) => this.showError(err));
+      this.session.task(this.camera, `ptzstart_${dir}`).catch((err) => this.showError(err));
     };
     const stop = () => {
       if (this.ptzActive === button) {
@@ -258,7 +258,7 @@ export class LiveView {
       this.ptzActive.classList.remove("pressed");
       this.ptzActive = null;
       if (this.camera) {
-        this.session.task(this.camera.uidd, "ptzstop").catch((err) => this.showError(err));
+        this.session.task(this.camera, "ptzstop").catch((err) => this.showError(err));
       }
     }
   }

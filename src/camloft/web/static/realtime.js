@@ -1,27 +1,25 @@
-// The realtime stream (`/cameras/realtime/live`, Server-Sent Events).
+// The realtime stream (`/cameras/realtime/live`, Server-Sent Events): one per logger.
 //
-// EventSource sends no headers, so the token rides in the query. The server closes the
-// stream after 5 minutes (and at once when none of the cameras is resident yet): on any
+// Each logger streams the cameras it holds, so the cameras are grouped by their
+// `loggerUrl` and each group gets its own stream (one group when one process plays every
+// role). EventSource sends no headers, so the token rides in the query. The server closes
+// a stream after 5 minutes (and at once when none of its cameras is resident yet): on any
 // close or error the stream is opened again with the current token, after a pause that
 // grows while the server keeps failing.
 
 const MAX_NAMED = 100; // name the cameras in the URL up to this many; beyond, watch all resident
 
-export class Realtime {
-  constructor(session, onMessage) {
+/** The realtime stream of one logger. */
+class Feed {
+  constructor(session, loggerUrl, uidds, onMessage) {
     this.session = session;
+    this.loggerUrl = loggerUrl;
+    this.uidds = uidds;
     this.onMessage = onMessage;
-    this.uidds = [];
     this.source = null;
     this.timer = null;
     this.delay = 1000;
-    this.stopped = true;
-  }
-
-  start(uidds) {
-    this.uidds = uidds;
     this.stopped = false;
-    this.connect();
   }
 
   stop() {
@@ -42,7 +40,7 @@ export class Realtime {
       return;
     }
     const params = this.uidds.length <= MAX_NAMED ? { uidd: this.uidds } : {};
-    const source = new EventSource(this.session.url("/cameras/realtime/live", params));
+    const source = new EventSource(this.session.url(`${this.loggerUrl}/cameras/realtime/live`, params));
     this.source = source;
     source.onmessage = (message) => {
       this.delay = 1000;
@@ -66,5 +64,36 @@ export class Realtime {
       this.timer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 30000);
     };
+  }
+}
+
+export class Realtime {
+  constructor(session, onMessage) {
+    this.session = session;
+    this.onMessage = onMessage;
+    this.feeds = [];
+  }
+
+  /** Streams the state of `cameras` (objects with `uidd` and `loggerUrl`). */
+  start(cameras) {
+    this.stop();
+    const byLogger = new Map();
+    for (const camera of cameras) {
+      const uidds = byLogger.get(camera.loggerUrl) || [];
+      uidds.push(camera.uidd);
+      byLogger.set(camera.loggerUrl, uidds);
+    }
+    for (const [loggerUrl, uidds] of byLogger) {
+      const feed = new Feed(this.session, loggerUrl, uidds, this.onMessage);
+      this.feeds.push(feed);
+      feed.connect();
+    }
+  }
+
+  stop() {
+    for (const feed of this.feeds) {
+      feed.stop();
+    }
+    this.feeds = [];
   }
 }
