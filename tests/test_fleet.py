@@ -216,6 +216,7 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
                 stop_process(camera.adapter)
 
 
+@pytest.mark.timeout(400)  # seven servers to start, and an event of a minute
 def test_a_fleet_loses_nothing_when_a_logger_dies(fleet: Fleet) -> None:
     loggers = {fleet.url("logger-1"), fleet.url("logger-2")}
     origins = {fleet.url("live-1"), fleet.url("live-2")}
@@ -370,6 +371,7 @@ def live_plays(camera: Camera) -> None:
     assert segment.status_code == 200 and segment.content[:1] == b"\x47", segment.status_code
 
 
+@pytest.mark.timeout(300)
 def test_a_device_moved_by_hand_takes_its_adapter_and_its_tasks_along(tmp_path: Path) -> None:
     """`admin device move` to the other logger: the old one closes the link (4410), the
     adapter asks its authenticator and links to the new one; a task sent through the old

@@ -91,6 +91,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
         auth.stop()
 
 
+@pytest.mark.timeout(300)
 def test_the_viewer_works_across_origins(split: Split, browser_page: Page) -> None:  # noqa: F811
     # Only the named origin may call the logger from a page.
     preflight = {"Access-Control-Request-Method": "GET",

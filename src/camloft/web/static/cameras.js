@@ -74,6 +74,14 @@ export class CameraList {
     this.applyFilter();
   }
 
+  /** A server's URL, or "" when it is the page's own server (calls then stay relative):
+   * the page's origin, or the public URL it calls itself (`authenticator` of the login),
+   * which differ when the page was opened under another name. */
+  relative(url) {
+    const own = [window.location.origin, this.session.user && this.session.user.authenticator];
+    return !url || own.includes(url) ? "" : url;
+  }
+
   make(device, group) {
     const permissions = device.permissions || [];
     const camera = {
@@ -84,7 +92,7 @@ export class CameraList {
       admin: permissions.includes("a"),
       own: group.uid === this.session.uid,
       // The camera's logger and live origin ("": this server, when one process plays every role).
-      loggerUrl: sameOrigin(device.loggerUrl),
+      loggerUrl: this.relative(device.loggerUrl),
       wowzaUrl: device.wowzaUrl,
       streamname: device.streamname,
       status: "offline",
@@ -201,9 +209,4 @@ export class CameraList {
   own() {
     return [...this.cameras.values()].filter((camera) => camera.own);
   }
-}
-
-/** A server's URL, or "" when it is the page's own server (calls then stay relative). */
-function sameOrigin(url) {
-  return !url || url === window.location.origin ? "" : url;
 }
