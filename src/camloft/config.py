@@ -111,8 +111,9 @@ class Settings(BaseModel):
         authenticators allocate devices among them (camloft.fleet)."""
         return self.bus_url is not None
 
-    def plays(self, role: str) -> bool:
-        return role in self.roles
+    def plays(self, *roles: str) -> bool:
+        """Whether this process plays every one of `roles`."""
+        return all(role in self.roles for role in roles)
 
     def takes_tokens_of(self, region: str) -> bool:
         return region == self.region or region in self.shared_regions

@@ -115,7 +115,7 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
             "api": "Videoloft 1.0.8",
             "docs": "/docs",
             "openapi": "/openapi.json",
-            "web": "/",
+            "web": "/" if settings.plays("auth") else None,
         }
         return JSONResponse(description, headers={"Vary": "Accept"})
 
@@ -136,7 +136,7 @@ async def _start_roles(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    stack.push_async_callback(stop_background)  # first thing undone: nothing runs on
+    stack.push_async_callback(stop_background)  # if a later step fails: nothing runs on
     store = AccountStore(engine)
     app.state.settings = settings
     app.state.accounts = store
@@ -201,9 +201,9 @@ async def _start_roles(
         heartbeat = Heartbeat(fleet, settings, loads)
         await heartbeat.beat()  # in the fleet before the first request
         background(heartbeat.run_forever())
-        stack.push_async_callback(heartbeat.leave)  # undone after the tasks stop
+        stack.push_async_callback(heartbeat.leave)  # undone after the tasks stop (LIFO)
 
-    if settings.demo and settings.demo_cameras and settings.plays("logger"):
+    if settings.demo and settings.demo_cameras and settings.plays("auth", "logger"):
         adapter = Adapter(
             await demo.adapter_settings(
                 app.state.admin, settings.base_url, settings.data_dir / "demo-adapter"
@@ -212,6 +212,8 @@ async def _start_roles(
         adapter.start()
         # At shutdown the server no longer listens: nothing to drain to. The spool keeps it.
         stack.push_async_callback(anyio.to_thread.run_sync, lambda: adapter.stop(drain_seconds=0))
+    # Pushed last, so undone first: no background task runs on while the rest closes.
+    stack.push_async_callback(stop_background)
 
 
 def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
