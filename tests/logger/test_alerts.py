@@ -161,6 +161,25 @@ def test_delete_needs_admin_and_takes_video_and_thumb(deployment: Deployment) ->
     assert again.status_code == 404
 
 
+def test_an_event_deleted_while_recording_stays_deleted(deployment: Deployment) -> None:
+    """The adapter goes on updating the event it records; a viewer's delete still holds."""
+    uidd, key, token = camera_with_owner(deployment)
+    start = BASE * 1000
+    put_event(deployment, uidd, key, id=BASE, startt=start, endt=start + 6000, end=start + 4000,
+              recording=True).raise_for_status()
+    deleted = httpx.delete(f"{deployment.url}/alert/{uidd}/{BASE}", headers=auth_header(token))
+    assert deleted.status_code == 200
+    for fields in ({"endt": start + 12_000, "end": start + 8_000, "recording": True},
+                   {"endt": start + 30_000, "end": start + 15_000, "recording": False}):
+        later = put_event(deployment, uidd, key, id=BASE, startt=start, **fields)
+        assert later.status_code == 200 and later.json() == {"result": "deleted"}
+    assert alert(deployment, token, uid=uidd).json()["result"] == []
+    # The next event of the camera is a new one, as ever.
+    put_event(deployment, uidd, key, id=BASE + 60, startt=start + 60_000, endt=start + 66_000,
+              end=start + 64_000).raise_for_status()
+    assert [e["id"] for e in alert(deployment, token, uid=uidd).json()["result"]] == [BASE + 60]
+
+
 def test_disk_use_per_device(deployment: Deployment) -> None:
     uidd, key, token = camera_with_owner(deployment)
     segment = make_ts(1.0)

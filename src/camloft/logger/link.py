@@ -118,17 +118,20 @@ class EventBody(BaseModel):
     tz: float = Field(0.0, ge=-14, le=14)
 
 
-@router.put("/adapter/v1/events/{uidd}", summary="Report an event's state (adapters only)")
+@router.put(
+    "/adapter/v1/events/{uidd}",
+    summary="Report an event's state (adapters only); a deleted event stays deleted",
+)
 async def put_event(request: Request, device: AuthenticatedDevice, body: EventBody) -> JSONResponse:
     # Imported here: alerts imports this module.
 
     record = EventRecord(**body.model_dump()).check()
-    created = await ingest_of(request).recordings.put_event(device, record)
+    outcome = await ingest_of(request).recordings.put_event(device, record)
+    created = outcome == "created"
     if created:  # realtime viewers hear of new events only, as the reference says
         await links_of(request).event_created(device, record.id, alert_json(device, record))
-    return JSONResponse(
-        {"result": "created" if created else "updated"}, status_code=201 if created else 200
-    )
+    # "deleted": a viewer deleted it; 200 all the same, so the adapter stops sending it.
+    return JSONResponse({"result": outcome}, status_code=201 if created else 200)
 
 
 MAX_IMAGE_BYTES = 4 * 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from camloft.events import EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.store.accounts import now_ms
-from camloft.store.tables import EventRow, SegmentRow
+from camloft.store.tables import DeletedEventRow, EventRow, SegmentRow
+
+EventPut = Literal["created", "updated", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +80,20 @@ class RecordingStore:
             )
             return [s for s in map(_stored, rows) if s.end_ms > start_ms]
 
-    async def put_event(self, device: DeviceRef, record: EventRecord) -> bool:
-        """Record an event's newest state; True when the event is new.
+    async def put_event(self, device: DeviceRef, record: EventRecord) -> EventPut:
+        """Record an event's newest state: "created" when the event is new, "updated"
+        when it was known, "deleted" when a viewer deleted it (then nothing changes).
 
         An update never moves an event backwards: a late, older copy of a
-        finished event (a retried upload) cannot reopen it.
+        finished event (a retried upload) cannot reopen it. A deleted event
+        stays deleted, though its adapter, still recording it, sends more.
         """
+        key = (device.uid, device.device_id, record.id)
         async with self._sessions() as session:
-            row = await session.get(EventRow, (device.uid, device.device_id, record.id))
+            row = await session.get(EventRow, key)
             if row is None:
+                if await session.get(DeletedEventRow, key) is not None:
+                    return "deleted"
                 session.add(
                     EventRow(
                         owner_uid=device.uid,
@@ -99,16 +107,16 @@ class RecordingStore:
                 try:
                     await session.commit()
                 except IntegrityError:
-                    return False  # the same event arrived twice at once: one row
-                return True
+                    return "updated"  # the same event arrived twice at once: one row
+                return "created"
             if not row.recording and record.recording:
-                return False
+                return "updated"
             if record.endt >= row.endt or not record.recording:
                 for name, value in _event_columns(record).items():
                     setattr(row, name, value)
                 row.updated_ms = now_ms()
                 await session.commit()
-            return False
+            return "updated"
 
     async def event(self, device: DeviceRef, event_id: int) -> EventRecord | None:
         async with self._sessions() as session:
@@ -174,6 +182,14 @@ class RecordingStore:
             ]
             await session.execute(delete(SegmentRow).where(*in_event))
             await session.delete(row)
+            await session.merge(
+                DeletedEventRow(
+                    owner_uid=device.uid,
+                    device_id=device.device_id,
+                    id=event_id,
+                    deleted_ms=now_ms(),
+                )
+            )
             await session.commit()
             return event, segments
 
@@ -224,6 +240,13 @@ class RecordingStore:
                 )
             ]
             await session.execute(delete(EventRow).where(*where))
+            # Deleted events as old as that need no guard: their adapter is long done.
+            await session.execute(
+                delete(DeletedEventRow).where(
+                    DeletedEventRow.owner_uid == owner_uid,
+                    DeletedEventRow.id < before_ms // 1000,
+                )
+            )
             await session.commit()
             return gone
 

@@ -129,3 +129,14 @@ class ServerRow(Base):
     load: Mapped[int] = mapped_column(Integer)  # linked cameras (logger), streams (live)
     started_ms: Mapped[int] = mapped_column(BigInteger)
     seen_ms: Mapped[int] = mapped_column(BigInteger)  # 0: it left
+
+
+class DeletedEventRow(Base):
+    """An event a viewer deleted: its adapter's later updates must not bring it back."""
+
+    __tablename__ = "deleted_events"
+
+    owner_uid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deleted_ms: Mapped[int] = mapped_column(BigInteger)
