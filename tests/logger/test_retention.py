@@ -84,6 +84,21 @@ async def test_plan_days_plus_two_of_video_plus_three_of_rows(stores: Stores) ->
                                  ).exists()
 
 
+async def test_thumbs_and_stills_go_with_the_video_of_their_time(stores: Stores) -> None:
+    device = await stores.owner_with_device("pics@example.com", days=7)
+    ages = {"thumb": [0.5, 8.5, 9.5, 12], "still": [1, 9.2]}  # days old
+    for kind, days in ages.items():
+        for age in days:
+            await stores.blobs.put(image_key(device, kind, int(NOW - age * DAY_MS) // 1000),
+                                   b"\xff\xd8jpeg")
+    report = await retention(stores).run_once(NOW)
+    assert report.pictures == 3  # older than 9 days: two thumbs and a still
+    left = {kind: sorted(int(p.stem) for p in (stores.blobs.root / "images").rglob(f"{kind}/*"))
+            for kind in ages}
+    assert left == {"thumb": sorted(int(NOW - a * DAY_MS) // 1000 for a in (0.5, 8.5)),
+                    "still": [int(NOW - DAY_MS) // 1000]}
+
+
 async def test_owner_quota_drops_that_owners_oldest(stores: Stores) -> None:
     small = await stores.owner_with_device("small@example.com", days=30)
     other = await stores.owner_with_device("other@example.com", days=30)

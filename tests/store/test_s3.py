@@ -75,6 +75,21 @@ async def test_sizes_and_byte_ranges(store: S3BlobStore) -> None:
     assert await store.get(empty) == b""
 
 
+async def test_keys_below_a_name_on_files_and_on_s3(store: S3BlobStore, tmp_path: Path) -> None:
+    """The same answers from both stores: in order, below the name, not from folders below,
+    at most `limit`; nothing for a folder that does not exist."""
+    folder = "images/7/1/thumb"
+    for blobs in (store, FileBlobStore(tmp_path / "files")):
+        for second in (1_800_000_120, 1_800_000_000, 1_800_000_060, 1_800_000_180):
+            await blobs.put(f"{folder}/{second}.jpg", b"\xff\xd8")
+        await blobs.put(f"{folder}/deeper/1.jpg", b"\xff\xd8")
+        await blobs.put("images/7/1/thumbs-else/1.jpg", b"\xff\xd8")
+        assert await blobs.keys_below(folder, "1800000120", 100) == [
+            f"{folder}/1800000000.jpg", f"{folder}/1800000060.jpg"]
+        assert await blobs.keys_below(folder, "9", 1) == [f"{folder}/1800000000.jpg"]
+        assert await blobs.keys_below("images/9/9/thumb", "9", 100) == []
+
+
 async def test_keys_are_checked(store: S3BlobStore) -> None:
     for bad in ("../x", "video/../../x", "/abs", "a b"):
         with pytest.raises(BadRequest):

@@ -138,9 +138,13 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 IMAGE_KINDS = ("thumb", "still", "alert")
 
 
+def image_folder(device: DeviceRef, kind: str) -> str:
+    return f"images/{device.uid}/{device.device_id}/{kind}"
+
+
 def image_key(device: DeviceRef, kind: str, name: int) -> str:
     """Thumbs and stills by their second (as /getthumb asks), event thumbs by event id."""
-    return f"images/{device.uid}/{device.device_id}/{kind}/{name}.jpg"
+    return f"{image_folder(device, kind)}/{name}.jpg"
 
 
 @router.put(

@@ -7,6 +7,9 @@ Beyond age, an owner over `owner_quota_gb` loses their oldest video first,
 and when the disk holding the data dir has less than `keep_free_percent`
 free, the oldest video of everyone goes first, so a full disk never stops
 recording. The index row goes before the file: nothing is listed that is gone.
+Periodic thumbs and stills go with the video of their time (they have no
+index: the blob store lists them by name, which is their second); an event's
+thumb goes with its event.
 
 The keep-free rule is for video on a local disk. With the S3 blob store there
 is no disk of ours to fill (`no_disk_to_fill`): age and quota (counted from
@@ -25,7 +28,8 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from camloft.errors import BlobStoreUnavailable
-from camloft.logger.link import image_key
+from camloft.ids import DeviceRef
+from camloft.logger.link import image_folder, image_key
 from camloft.store.accounts import AccountStore, now_ms
 from camloft.store.blobs import BlobStore
 from camloft.store.recordings import RecordingStore, StoredSegment
@@ -35,6 +39,7 @@ DAY_MS = 86_400_000
 VIDEO_EXTRA_DAYS = 2
 ROWS_EXTRA_DAYS = 3
 BATCH = 500
+PICTURE_KINDS = ("thumb", "still")  # event thumbs ("alert") go with their event
 
 
 @dataclass
@@ -43,6 +48,7 @@ class RetentionReport:
     segments_by_quota: int = 0
     segments_for_space: int = 0
     events: int = 0
+    pictures: int = 0
     owners: list[int] = field(default_factory=list)
 
 
@@ -87,6 +93,8 @@ class Retention:
                 owner_uid=user.uid, before_ms=video_cutoff, limit=BATCH
             ):
                 report.segments_by_age += await self._delete(batch)
+            for owned in await self.accounts.devices(owners=[user.uid]):
+                report.pictures += await self._delete_pictures(owned.ref, video_cutoff)
             rows_cutoff = now - (user.max_age_days + ROWS_EXTRA_DAYS) * DAY_MS
             for device, event_id in await self.recordings.delete_events_before(
                 user.uid, rows_cutoff
@@ -101,7 +109,12 @@ class Retention:
                 log.error("the disk is short of space and no video is left to delete")
                 break
             report.segments_for_space += await self._delete(batch)
-        if report.segments_by_age or report.segments_by_quota or report.segments_for_space:
+        if (
+            report.segments_by_age
+            or report.segments_by_quota
+            or report.segments_for_space
+            or report.pictures
+        ):
             log.info("retention: %s", report)
         return report
 
@@ -119,6 +132,19 @@ class Retention:
                 taken.append(segment)
                 over -= segment.size
             deleted += await self._delete(taken)
+        return deleted
+
+    async def _delete_pictures(self, device: DeviceRef, before_ms: int) -> int:
+        """The periodic thumbs and the stills taken before `before_ms` (named by second)."""
+        deleted = 0
+        for kind in PICTURE_KINDS:
+            folder = image_folder(device, kind)
+            while keys := await self.blobs.keys_below(folder, str(before_ms // 1000), BATCH):
+                for key in keys:
+                    await self.blobs.delete(key)
+                deleted += len(keys)
+                if len(keys) < BATCH:
+                    break
         return deleted
 
     async def _delete(self, segments: list[StoredSegment]) -> int:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +35,10 @@ class BlobStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def read(self, key: str, start: int, stop: int) -> bytes | None: ...
     async def delete(self, key: str) -> None: ...
+    async def keys_below(self, folder: str, name: str, limit: int) -> list[str]:
+        """Up to `limit` keys `<folder>/<x>` with `x` sorting before `name`, in order."""
+        ...
+
     def path(self, key: str) -> Path | None: ...
     async def aclose(self) -> None: ...
 
@@ -86,6 +91,22 @@ class FileBlobStore:
 
     async def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    async def keys_below(self, folder: str, name: str, limit: int) -> list[str]:
+        directory = self.path(folder)
+
+        def scan() -> list[str]:
+            try:
+                names = sorted(
+                    entry.name
+                    for entry in os.scandir(directory)
+                    if entry.is_file() and entry.name < name and not entry.name.startswith(".")
+                )
+            except FileNotFoundError:
+                return []
+            return [f"{folder}/{found}" for found in names[:limit]]
+
+        return await anyio.to_thread.run_sync(scan)
 
     async def aclose(self) -> None:
         """Nothing to let go of."""

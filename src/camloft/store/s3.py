@@ -186,6 +186,24 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as err:
             raise self._unavailable("delete", name, err) from err
 
+    async def keys_below(self, folder: str, name: str, limit: int) -> list[str]:
+        """One ListObjectsV2 page: S3 lists keys in order, so it stops at `name`."""
+        prefix = self.object_key(folder) + "/"
+        try:
+            answer = await self._client.list_objects_v2(
+                Bucket=self.location.bucket, Prefix=prefix, MaxKeys=min(limit, 1000)
+            )
+        except (BotoCoreError, ClientError) as err:
+            raise self._unavailable("list", prefix, err) from err
+        found: list[str] = []
+        for item in answer.get("Contents", []):
+            rest = item["Key"][len(prefix) :]
+            if rest >= name:
+                break
+            if "/" not in rest:  # not in a folder below
+                found.append(f"{folder}/{rest}")
+        return found
+
     def _unavailable(self, doing: str, name: str, err: Exception) -> BlobStoreUnavailable:
         return BlobStoreUnavailable(
             f"the blob store could not {doing} {name}: {err}", retry_after=5
