@@ -99,6 +99,29 @@ async def test_thumbs_and_stills_go_with_the_video_of_their_time(stores: Stores)
                     "still": [int(NOW - DAY_MS) // 1000]}
 
 
+async def test_removed_devices_and_users_lose_their_recordings(stores: Stores) -> None:
+    kept = await stores.owner_with_device("kept@example.com", days=30)
+    removed = await stores.accounts.add_device(kept.uid, "gone", key_hash="k", stream_suffix="g")
+    leaving = await stores.owner_with_device("leaving@example.com", days=30)
+    for device in (kept, removed.ref, leaving):
+        for n in range(3):
+            await stores.segment(device, NOW - n * 60_000)
+            await stores.event(device, NOW - n * 60_000)
+        await stores.blobs.put(image_key(device, "thumb", NOW // 1000), b"\xff\xd8jpeg")
+    await stores.accounts.remove_device(removed.ref)
+    await stores.accounts.remove_user(leaving.uid)
+    report = await retention(stores).run_once(NOW)
+    assert report.removed_devices == 2
+    for gone in (removed.ref, leaving):
+        assert await stores.starts(gone) == []
+        assert await stores.recordings.events(gone) == []
+        pictures = stores.blobs.root / "images" / str(gone.uid) / str(gone.device_id)
+        assert list(pictures.rglob("*.jpg")) == []
+    assert len(await stores.starts(kept)) == 3 and len(await stores.recordings.events(kept)) == 3
+    assert len(list((stores.blobs.root / "images" / str(kept.uid)).rglob("*.jpg"))) == 4
+    assert (await retention(stores).run_once(NOW)).removed_devices == 0  # nothing left over
+
+
 async def test_owner_quota_drops_that_owners_oldest(stores: Stores) -> None:
     small = await stores.owner_with_device("small@example.com", days=30)
     other = await stores.owner_with_device("other@example.com", days=30)

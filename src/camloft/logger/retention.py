@@ -9,7 +9,8 @@ free, the oldest video of everyone goes first, so a full disk never stops
 recording. The index row goes before the file: nothing is listed that is gone.
 Periodic thumbs and stills go with the video of their time (they have no
 index: the blob store lists them by name, which is their second); an event's
-thumb goes with its event.
+thumb goes with its event. A device that was removed, or whose owner was,
+loses all of it at the next run.
 
 The keep-free rule is for video on a local disk. With the S3 blob store there
 is no disk of ours to fill (`no_disk_to_fill`): age and quota (counted from
@@ -40,6 +41,7 @@ VIDEO_EXTRA_DAYS = 2
 ROWS_EXTRA_DAYS = 3
 BATCH = 500
 PICTURE_KINDS = ("thumb", "still")  # event thumbs ("alert") go with their event
+EVERY_NAME = "~"  # sorts after every picture's name (digits)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class RetentionReport:
     segments_for_space: int = 0
     events: int = 0
     pictures: int = 0
+    removed_devices: int = 0
     owners: list[int] = field(default_factory=list)
 
 
@@ -94,7 +97,9 @@ class Retention:
             ):
                 report.segments_by_age += await self._delete(batch)
             for owned in await self.accounts.devices(owners=[user.uid]):
-                report.pictures += await self._delete_pictures(owned.ref, video_cutoff)
+                report.pictures += await self._delete_pictures(
+                    owned.ref, below=str(video_cutoff // 1000)
+                )
             rows_cutoff = now - (user.max_age_days + ROWS_EXTRA_DAYS) * DAY_MS
             for device, event_id in await self.recordings.delete_events_before(
                 user.uid, rows_cutoff
@@ -103,6 +108,9 @@ class Retention:
                 report.events += 1
             if self.owner_quota_bytes:
                 report.segments_by_quota += await self._enforce_quota(user.uid)
+        for device in await self.recordings.removed_devices():
+            await self._delete_removed(device)
+            report.removed_devices += 1
         while self.free_fraction() < self.keep_free:
             batch = await self.recordings.oldest_segments(limit=50)
             if not batch:
@@ -114,6 +122,7 @@ class Retention:
             or report.segments_by_quota
             or report.segments_for_space
             or report.pictures
+            or report.removed_devices
         ):
             log.info("retention: %s", report)
         return report
@@ -134,12 +143,22 @@ class Retention:
             deleted += await self._delete(taken)
         return deleted
 
-    async def _delete_pictures(self, device: DeviceRef, before_ms: int) -> int:
-        """The periodic thumbs and the stills taken before `before_ms` (named by second)."""
+    async def _delete_removed(self, device: DeviceRef) -> None:
+        """Everything of a device that was removed (or whose owner was): video, events,
+        pictures. Its owner asked for it to go; nobody can see it any more anyway."""
+        while batch := await self.recordings.oldest_segments(device=device, limit=BATCH):
+            await self._delete(batch)
+        for event_id in await self.recordings.delete_device_events(device):
+            await self.blobs.delete(image_key(device, "alert", event_id))
+        await self._delete_pictures(device, below=EVERY_NAME)
+        log.info("retention: deleted the recordings of removed device %s", device)
+
+    async def _delete_pictures(self, device: DeviceRef, *, below: str) -> int:
+        """The periodic thumbs and the stills named (by their second) below `below`."""
         deleted = 0
         for kind in PICTURE_KINDS:
             folder = image_folder(device, kind)
-            while keys := await self.blobs.keys_below(folder, str(before_ms // 1000), BATCH):
+            while keys := await self.blobs.keys_below(folder, below, BATCH):
                 for key in keys:
                     await self.blobs.delete(key)
                 deleted += len(keys)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from camloft.events import EventRecord, EventType
 from camloft.ids import DeviceRef
 from camloft.store.accounts import now_ms
-from camloft.store.tables import DeletedEventRow, EventRow, SegmentRow
+from camloft.store.tables import DeletedEventRow, DeviceRow, EventRow, SegmentRow
 
 EventPut = Literal["created", "updated", "deleted"]
 
@@ -249,6 +249,37 @@ class RecordingStore:
             )
             await session.commit()
             return gone
+
+    async def removed_devices(self) -> list[DeviceRef]:
+        """Devices that still have video or events but are no longer in the account store
+        (the device, or its owner, was removed). Device ids are never reused."""
+        found: set[DeviceRef] = set()
+        async with self._sessions() as session:
+            for table in (SegmentRow, EventRow):
+                gone = ~exists().where(
+                    DeviceRow.owner_uid == table.owner_uid,
+                    DeviceRow.device_id == table.device_id,
+                )
+                rows = await session.execute(
+                    select(table.owner_uid, table.device_id).where(gone).distinct()
+                )
+                found.update(DeviceRef(uid, device_id) for uid, device_id in rows)
+        return sorted(found)
+
+    async def delete_device_events(self, device: DeviceRef) -> list[int]:
+        """Remove every event of a device (and its delete guards); answers their ids."""
+        async with self._sessions() as session:
+            of_device = (EventRow.owner_uid == device.uid, EventRow.device_id == device.device_id)
+            ids = list(await session.scalars(select(EventRow.id).where(*of_device)))
+            await session.execute(delete(EventRow).where(*of_device))
+            await session.execute(
+                delete(DeletedEventRow).where(
+                    DeletedEventRow.owner_uid == device.uid,
+                    DeletedEventRow.device_id == device.device_id,
+                )
+            )
+            await session.commit()
+            return ids
 
     async def disk_use(self, owner_uid: int | None = None) -> dict[DeviceRef, int]:
         """Bytes of video stored per device."""
