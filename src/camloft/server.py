@@ -25,7 +25,8 @@ from camloft.auth import routes as auth_routes
 from camloft.auth.admin import Admin
 from camloft.auth.passwords import Passwords
 from camloft.auth.service import Authenticator
-from camloft.auth.throttle import LoginThrottle
+from camloft.auth.throttle import LoginThrottle, Throttle
+from camloft.auth.throttle_redis import RedisLoginThrottle
 from camloft.bus import Bus, InProcessBus
 from camloft.bus_redis import RedisBus
 from camloft.config import Settings, require_secret
@@ -155,13 +156,18 @@ async def _start_roles(
         admin = Admin(store, passwords, settings.region)
         app.state.admin = admin
         allocator = None if fleet is None else Allocator(fleet, settings)
-        app.state.authenticator = Authenticator(
-            settings,
-            store,
-            passwords,
-            LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds),
-            allocator,
-        )
+        throttle: Throttle
+        if settings.bus_url is None:
+            throttle = LoginThrottle(max_lock_seconds=settings.login_lockout_max_seconds)
+        else:  # the authenticators of a fleet count failed logins together
+            redis_throttle = RedisLoginThrottle(
+                settings.bus_url,
+                prefix=settings.bus_prefix,
+                max_lock_seconds=settings.login_lockout_max_seconds,
+            )
+            stack.push_async_callback(redis_throttle.aclose)
+            throttle = redis_throttle
+        app.state.authenticator = Authenticator(settings, store, passwords, throttle, allocator)
         if allocator is not None:
             background(allocator.run_forever())
         if settings.demo:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from camloft.access import Right
 from camloft.auth.passwords import Passwords
 from camloft.auth.regions import find_home
-from camloft.auth.throttle import LoginThrottle
+from camloft.auth.throttle import Throttle
 from camloft.config import Settings
 from camloft.errors import Unauthorized
 from camloft.fleet import Allocator
@@ -49,7 +49,7 @@ class Authenticator:
         settings: Settings,
         store: AccountStore,
         passwords: Passwords,
-        throttle: LoginThrottle,
+        throttle: Throttle,
         allocator: Allocator | None = None,
     ) -> None:
         self.settings = settings
@@ -69,7 +69,7 @@ class Authenticator:
         email = email.strip().lower()[:254]
         account_key = f"account:{email}"
         address_key = f"address:{client}"
-        self.throttle.check(account_key, address_key)
+        await self.throttle.check(account_key, address_key)
         user = await self.store.user_by_email(email)
         if user is not None and (home := self.lives_elsewhere(user)) is not None:
             return LoginOutcome(None, home)
@@ -77,12 +77,12 @@ class Authenticator:
             return LoginOutcome(None, home)
         ok = await self.passwords.verify(user.password_hash if user else None, password[:1024])
         if not ok or user is None:
-            self.throttle.failed(account_key, self.settings.login_failures_per_account)
-            self.throttle.failed(address_key, self.settings.login_failures_per_address)
+            await self.throttle.failed(account_key, self.settings.login_failures_per_account)
+            await self.throttle.failed(address_key, self.settings.login_failures_per_address)
             raise Unauthorized("wrong email or password", code="login_failed")
         # The address keeps its count: logging into an own account between guesses
         # at others must not reset it.
-        self.throttle.succeeded(account_key)
+        await self.throttle.succeeded(account_key)
         return LoginOutcome(user, None)
 
     def issue_token(self, user: User) -> str:
