@@ -32,7 +32,7 @@ from tests.support import (
     run_cli,
     stop_process,
 )
-from tests.web.test_viewer import shot, wait_playing
+from tests.web.test_viewer import WATCH_CSP, csp_violations, shot, wait_playing
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "split-pw-1"
@@ -105,6 +105,7 @@ def test_the_viewer_works_across_origins(split: Split, browser_page: Page) -> No
     assert httpx.get(f"{split.auth.url}/alert").status_code == 404  # not a logger
 
     page = browser_page
+    page.add_init_script(WATCH_CSP)  # the policy allows the other origins' video and calls
     page.goto(f"{split.auth.url}/")
     page.fill("#login-email", split.email)
     page.fill("#login-password", PASSWORD)
@@ -131,3 +132,4 @@ def test_the_viewer_works_across_origins(split: Split, browser_page: Page) -> No
         page.click("#tab-live")
     wait_playing(page, "#live-video", 2.0, timeout=60)
     shot(page, "web-split-live")
+    assert csp_violations(page) == []

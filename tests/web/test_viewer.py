@@ -44,7 +44,19 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+# Collects what the page's Content-Security-Policy refused, from before its scripts run.
+WATCH_CSP = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"""
+
+
+def csp_violations(page: Page) -> list[str]:
+    found: list[str] = page.evaluate("() => window.cspViolations || []")
+    return found
+
+
 def log_in(page: Page, server: Server, who: tuple[str, str]) -> None:
+    page.add_init_script(WATCH_CSP)
     page.goto(f"{server.url}/")
     page.fill("#login-email", who[0])
     page.fill("#login-password", who[1])
@@ -89,6 +101,9 @@ def test_root_answers_the_page_to_browsers_and_json_to_api_clients(demo_server: 
     described = httpx.get(f"{demo_server.url}/")
     assert described.json()["name"] == "camloft"
     assert httpx.get(f"{demo_server.url}/", headers={"Accept": "text/html;q=0"}).json()
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
     script = httpx.get(f"{demo_server.url}/static/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert httpx.get(f"{demo_server.url}/static/hls.min.js").status_code == 200
@@ -251,6 +266,7 @@ def test_event_plays_with_scrubbing_and_download(
         timeout=15_000,
     )
 
+    assert csp_violations(page) == []
     download = page.get_attribute("#download", "href")
     assert download is not None and "buildmp4=1" in download
     with httpx.stream("GET", f"{demo_server.url}{download}") as response:
@@ -295,6 +311,7 @@ def test_live_view_plays_and_controls(demo_server: Server, browser_page: Page) -
     )
     expect(page.locator("#still")).to_be_visible()
     shot(page, "web-live")
+    assert csp_violations(page) == []
 
     # A hidden tab sends no keepalive and lets the player go; visible again, it starts over.
     page.evaluate(SET_VISIBILITY, "hidden")
