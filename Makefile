@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/logger/run.py
 	$(BIN)/python bench/live/run.py
 	$(BIN)/python bench/bus/run.py
+	$(BIN)/python bench/fleet/run.py
 
 # The client's API reference, from its docstrings.
 docs: $(STAMP)

@@ -128,18 +128,22 @@ class Allocator:
             if not todo:
                 continue
             counts = await self._store.placed_counts(role)
+            plan: dict[tuple[str | None, str], list[DeviceRef]] = {}
             for placement in todo:
                 chosen = _least_loaded(alive, counts, placement)
-                if await self._store.move(placement.ref, role, placement.url, chosen.url):
-                    counts[chosen.url] = counts.get(chosen.url, 0) + 1
-                    moved += 1
-                    log.info(
-                        "%s placed on %s %s (was %s)",
-                        placement.ref,
-                        role,
-                        chosen.url,
-                        placement.url or "unplaced",
-                    )
+                counts[chosen.url] = counts.get(chosen.url, 0) + 1
+                plan.setdefault((placement.url, chosen.url), []).append(placement.ref)
+            for (old, new), refs in plan.items():
+                done = await self._store.move(role, old, new, refs)
+                moved += done
+                log.info(
+                    "%d devices placed on %s %s (were %s)%s",
+                    done,
+                    role,
+                    new,
+                    old or "unplaced",
+                    f": {', '.join(map(str, refs))}" if len(refs) <= 10 else "",
+                )
         return moved
 
     async def report(self) -> list[dict[str, Any]]:

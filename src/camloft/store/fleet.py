@@ -2,16 +2,16 @@
 
 Each logger and live origin process writes its own row (`beat`, `leave`);
 authenticators read the rows to place devices (`camloft.fleet.Allocator`)
-and move a device with `move`, a conditional update: when two authenticators
+and move devices with `move`, a conditional update: when two authenticators
 move the same device at once, the first wins and the second sees it did not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
@@ -21,6 +21,7 @@ from camloft.store.accounts import now_ms
 from camloft.store.tables import DeviceRow, ServerRow, UserRow
 
 FLEET_ROLES = ("logger", "live")
+MOVE_CHUNK = 500  # devices per UPDATE when moving many
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +123,21 @@ class FleetStore:
         wanted = set(refs)
         return [placement for placement in found if placement.ref in wanted]
 
-    async def move(self, ref: DeviceRef, role: str, old: str | None, new: str) -> bool:
-        """Place `ref` on `new` if it is still on `old`; False when someone moved it first."""
+    async def move(self, role: str, old: str | None, new: str, refs: Sequence[DeviceRef]) -> int:
+        """Place `refs` on `new`, each only if it is still on `old`; how many moved
+        (fewer when someone moved some first). In chunks of `MOVE_CHUNK`."""
         column = _column(role)
         still_there = column.is_(None) if old is None else column == old
+        moved = 0
         async with self._sessions() as session:
-            result = await session.execute(
-                update(DeviceRow)
-                .where(DeviceRow.owner_uid == ref.uid, DeviceRow.device_id == ref.device_id)
-                .where(still_there)
-                .values({column: new})
-            )
+            for start in range(0, len(refs), MOVE_CHUNK):
+                pairs = [(ref.uid, ref.device_id) for ref in refs[start : start + MOVE_CHUNK]]
+                result = await session.execute(
+                    update(DeviceRow)
+                    .where(tuple_(DeviceRow.owner_uid, DeviceRow.device_id).in_(pairs))
+                    .where(still_there)
+                    .values({column: new})
+                )
+                moved += int(result.rowcount)  # type: ignore[attr-defined]
             await session.commit()
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return moved
