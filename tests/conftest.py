@@ -106,6 +106,25 @@ class Deployment:
         return uidd
 
 
+def fleet_env(data_dir: Path, database_url: str, *, admin_region: str | None = None,
+              **settings: str) -> dict[str, str]:
+    """What every process of a test fleet shares: a secret, one database, the Redis bus
+    (127.0.0.1:6379) under a prefix of its own, heartbeats every second (dead after 4 s),
+    and `settings`; the server admin is added to the database."""
+    env = camloft_env(
+        new_secret(),
+        database_url,
+        **({"bus_url": "redis://127.0.0.1:6379/0",
+            "bus_prefix": f"camloft-test-{secrets.token_hex(4)}:",
+            "heartbeat_seconds": "1", "heartbeat_timeout_seconds": "4"} | settings),
+    )
+    region = ["--region", admin_region] if admin_region else []
+    added = run_cli(["admin", "--data-dir", str(data_dir), "user", "add", ADMIN_EMAIL,
+                     "--password", ADMIN_PASSWORD, "--admin", *region], env)
+    assert added.returncode == 0, added.stderr
+    return env
+
+
 def start_deployment(
     backend: str, data_dir: Path, *, args: tuple[str, ...] = ("--demo",), **settings: str
 ) -> tuple[Deployment, str | None]:

@@ -38,18 +38,21 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, drop_database, make_database_url
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    drop_database,
+    fleet_env,
+    make_database_url,
+)
 from tests.logger.test_video import ffprobe
 from tests.s3 import AWS_ENV, MotoServer, moto_server
 from tests.support import (
     CAMLOFT,
     Server,
     auth_header,
-    camloft_env,
     free_port,
     login,
-    new_secret,
-    run_cli,
     stop_process,
 )
 
@@ -173,20 +176,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         stack.callback(drop_database, db_name)
         moto = stack.enter_context(moto_server(tmp_path / "moto.log"))
         bucket = moto.new_bucket()
-        shared = camloft_env(
-            new_secret(),
-            database_url,
-            bus_url="redis://127.0.0.1:6379/0",
-            bus_prefix=f"camloft-test-{secrets.token_hex(4)}:",
-            blob_url=moto.blob_url(bucket),
-            heartbeat_seconds="1",
-            heartbeat_timeout_seconds="4",
-            demo_cameras="false",
-        ) | AWS_ENV
-        added = run_cli(["admin", "--data-dir", str(tmp_path / "admin"), "user", "add",
-                         ADMIN_EMAIL, "--password", ADMIN_PASSWORD, "--admin", "--region", "eu"],
-                        shared)
-        assert added.returncode == 0, added.stderr
+        shared = fleet_env(tmp_path / "admin", database_url, admin_region="eu",
+                           blob_url=moto.blob_url(bucket)) | AWS_ENV
         ports = {"eu": free_port(), "us": free_port()}
         regional = f"eu=http://127.0.0.1:{ports['eu']},us=http://127.0.0.1:{ports['us']}"
         roles = {
@@ -376,17 +367,8 @@ def test_a_device_moved_by_hand_takes_its_adapter_and_its_tasks_along(tmp_path: 
     """`admin device move` to the other logger: the old one closes the link (4410), the
     adapter asks its authenticator and links to the new one; a task sent through the old
     logger still reaches the camera, over the bus. On SQLite, shared by the processes."""
-    env = camloft_env(
-        new_secret(),
-        f"sqlite+aiosqlite:///{tmp_path / 'camloft.db'}",
-        bus_url="redis://127.0.0.1:6379/0",
-        bus_prefix=f"camloft-test-{secrets.token_hex(4)}:",
-        heartbeat_seconds="0.5",
-        heartbeat_timeout_seconds="2",
-    )
-    added = run_cli(["admin", "--data-dir", str(tmp_path), "user", "add", ADMIN_EMAIL,
-                     "--password", ADMIN_PASSWORD, "--admin"], env)
-    assert added.returncode == 0, added.stderr
+    env = fleet_env(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'camloft.db'}",
+                    heartbeat_seconds="0.5", heartbeat_timeout_seconds="2")
     servers = {name: Server(tmp_path / name, env | {"CAMLOFT_ROLES": roles})
                for name, roles in (("auth", "auth"), ("a", "logger,live"), ("b", "logger"))}
     with ExitStack() as stack:

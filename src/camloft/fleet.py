@@ -17,18 +17,16 @@ its place, or the deployment's default.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from camloft.config import Settings
 from camloft.ids import DeviceRef
 from camloft.store.accounts import Device
 from camloft.store.fleet import FLEET_ROLES, FleetStore, Placement, Server
+from camloft.store.periodic import STORE_ERRORS, run_every
 
 log = logging.getLogger("camloft.fleet")
 
@@ -54,47 +52,43 @@ class Heartbeat:
             )
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.beat()
-            except (OSError, SQLAlchemyError) as err:
-                log.error("heartbeat failed, trying again: %s", err)
-            await asyncio.sleep(self._settings.heartbeat_seconds)
+        await run_every(self._settings.heartbeat_seconds, self.beat, what="the heartbeat")
 
     async def leave(self) -> None:
         for role in self._loads:
             try:
                 await self._store.leave(self._settings.base_url, role)
-            except (OSError, SQLAlchemyError) as err:
+            except STORE_ERRORS as err:
                 log.error("could not say %s leaves the fleet: %s", role, err)
 
 
-def is_alive(server: Server, timeout_seconds: float, now: float) -> bool:
-    return server.seen_ms >= (now - timeout_seconds) * 1000
+def is_alive(server: Server, timeout_seconds: float, now_ms: float) -> bool:
+    return server.seen_ms >= now_ms - timeout_seconds * 1000
 
 
 class Allocator:
     """Places devices on the fleet's alive loggers and live origins."""
 
-    def __init__(
-        self, store: FleetStore, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, store: FleetStore, settings: Settings) -> None:
         self._store = store
         self._settings = settings
-        self._clock = clock
         self._servers: list[Server] = []
-        self._read_at = float("-inf")
+        self._db_now_ms = 0  # the database's clock when the servers were read ...
+        self._read_at = float("-inf")  # ... and this process's monotonic clock then
 
     async def servers(self, *, fresh: bool = False) -> list[Server]:
-        now = self._clock()
-        if fresh or now - self._read_at > SERVERS_FRESH_SECONDS:
-            self._servers = await self._store.servers()
-            self._read_at = now
+        if fresh or time.monotonic() - self._read_at > SERVERS_FRESH_SECONDS:
+            self._servers, self._db_now_ms = await self._store.servers()
+            self._read_at = time.monotonic()
         return self._servers
+
+    def _now_ms(self) -> float:
+        """Now by the database's clock (heartbeats are stamped with it)."""
+        return self._db_now_ms + (time.monotonic() - self._read_at) * 1000
 
     def _split(self, servers: Iterable[Server], role: str) -> tuple[list[Server], set[str]]:
         """The alive servers of `role`, and the URLs of its dead ones."""
-        now = self._clock()
+        now = self._now_ms()
         timeout = self._settings.heartbeat_timeout_seconds
         alive = [s for s in servers if s.role == role and is_alive(s, timeout, now)]
         alive_urls = {s.url for s in alive}
@@ -103,6 +97,7 @@ class Allocator:
 
     async def misplaced(self, devices: Iterable[Device]) -> list[DeviceRef]:
         """Those of `devices` that `place` would move (read from a recent view of the fleet)."""
+        devices = list(devices)  # gone through once per role
         servers = await self.servers()
         wrong: list[DeviceRef] = []
         for role in FLEET_ROLES:
@@ -150,7 +145,7 @@ class Allocator:
         """Every server that ever beat: what `GET /admin/fleet` shows."""
         servers = await self.servers(fresh=True)
         placed = {role: await self._store.placed_counts(role) for role in FLEET_ROLES}
-        now = self._clock()
+        now = self._now_ms()
         timeout = self._settings.heartbeat_timeout_seconds
         return [
             {
@@ -167,12 +162,7 @@ class Allocator:
         ]
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.place()
-            except (OSError, SQLAlchemyError) as err:
-                log.error("placing devices failed, trying again: %s", err)
-            await asyncio.sleep(self._settings.heartbeat_seconds)
+        await run_every(self._settings.heartbeat_seconds, self.place, what="placing devices")
 
 
 def _least_loaded(alive: list[Server], counts: Mapping[str, int], placement: Placement) -> Server:

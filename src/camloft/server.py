@@ -7,6 +7,7 @@ the app's lifespan opens the database, migrates it and seeds the demo.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -39,11 +40,13 @@ from camloft.logger.cameras import CameraLinks
 from camloft.logger.retention import Retention, free_fraction_of, no_disk_to_fill
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import open_blob_store
-from camloft.store.db import create_engine, migrate
+from camloft.store.db import create_engine, migrate, only_one
 from camloft.store.fleet import FleetStore
 from camloft.store.recordings import RecordingStore
 from camloft.webapi.device_keys import DeviceKeys
 from camloft.webapi.errors import install_error_handlers
+
+log = logging.getLogger("camloft.server")
 
 
 def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -> FastAPI:
@@ -123,6 +126,12 @@ def create_app(settings: Settings, on_ready: Callable[[], None] | None = None) -
     return app
 
 
+def _report_death(task: asyncio.Task[None]) -> None:
+    """A background job that ended by itself is a bug: say so at once, loudly."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.critical("background job %s died", task.get_coro(), exc_info=error)
+
+
 async def _start_roles(
     app: FastAPI, settings: Settings, engine: AsyncEngine, stack: AsyncExitStack
 ) -> None:
@@ -130,7 +139,9 @@ async def _start_roles(
     tasks: list[asyncio.Task[None]] = []
 
     def background(work: Coroutine[Any, Any, None]) -> None:
-        tasks.append(asyncio.create_task(work))
+        task = asyncio.create_task(work)
+        task.add_done_callback(_report_death)
+        tasks.append(task)
 
     async def stop_background() -> None:
         for task in tasks:
@@ -190,6 +201,7 @@ async def _start_roles(
             free_fraction=free_fraction_of(settings.data_dir)
             if settings.blob_url is None
             else no_disk_to_fill,
+            exclusive=lambda: only_one(engine, "retention"),
         )
         background(retention.run_forever(settings.retention_interval_seconds))
         loads["logger"] = lambda: len(links.connected())

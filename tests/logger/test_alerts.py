@@ -174,6 +174,13 @@ def test_an_event_deleted_while_recording_stays_deleted(deployment: Deployment) 
         later = put_event(deployment, uidd, key, id=BASE, startt=start, **fields)
         assert later.status_code == 200 and later.json() == {"result": "deleted"}
     assert alert(deployment, token, uid=uidd).json()["result"] == []
+    # Its thumb, still queued at the adapter, arrives after the delete: not kept.
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 144)).save(buffer, "JPEG")
+    late = httpx.put(f"{deployment.url}/adapter/v1/images/{uidd}/alert/{start}",
+                     content=buffer.getvalue(), headers={"Authorization": f"CamloftDevice {key}"})
+    assert late.status_code == 200 and late.json() == {"result": "deleted"}
+    assert httpx.get(f"{deployment.url}/alertthumb/{uidd}/{BASE}/{token}").status_code == 404
     # The next event of the camera is a new one, as ever.
     put_event(deployment, uidd, key, id=BASE + 60, startt=start + 60_000, endt=start + 66_000,
               end=start + 64_000).raise_for_status()

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from camloft.store.db import MIGRATIONS, create_engine, migrate
+from camloft.store.db import MIGRATIONS, create_engine, migrate, only_one
 from camloft.store.tables import Base
 
 pytestmark = pytest.mark.anyio
@@ -39,3 +39,20 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_only_one_process_runs_a_job_at_a_time(database_url: str) -> None:
+    """Two engines stand for two processes of a fleet (PostgreSQL); SQLite serves one."""
+    first, second = create_engine(database_url), create_engine(database_url)
+    try:
+        async with only_one(first, "retention") as mine:
+            assert mine
+            async with only_one(second, "retention") as theirs:
+                assert theirs is database_url.startswith("sqlite")
+            async with only_one(second, "another job") as other:
+                assert other
+        async with only_one(second, "retention") as now_theirs:
+            assert now_theirs  # released at the end of the block
+    finally:
+        await first.dispose()
+        await second.dispose()

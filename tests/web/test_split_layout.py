@@ -21,15 +21,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import browser, browser_page  # noqa: F401  (fixtures)
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, fleet_env
 from tests.support import (
     CAMLOFT,
     Server,
     auth_header,
-    camloft_env,
     login,
-    new_secret,
-    run_cli,
     stop_process,
 )
 from tests.web.test_viewer import WATCH_CSP, csp_violations, shot, wait_playing
@@ -41,7 +38,8 @@ PASSWORD = "split-pw-1"
 @dataclass
 class Split:
     auth: Server
-    logger: Server
+    logger: Server  # the camera's logger and live origin at first
+    other: Server  # another logger and live origin
     email: str
     uidd: str
 
@@ -49,20 +47,10 @@ class Split:
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
     root = tmp_path_factory.mktemp("split")
-    env = camloft_env(
-        new_secret(),
-        f"sqlite+aiosqlite:///{root / 'camloft.db'}",
-        bus_url="redis://127.0.0.1:6379/0",
-        bus_prefix=f"camloft-test-{secrets.token_hex(4)}:",
-        heartbeat_seconds="1",
-        heartbeat_timeout_seconds="4",
-    )
-    added = run_cli(["admin", "--data-dir", str(root), "user", "add", ADMIN_EMAIL,
-                     "--password", ADMIN_PASSWORD, "--admin"], env)
-    assert added.returncode == 0, added.stderr
+    env = fleet_env(root, f"sqlite+aiosqlite:///{root / 'camloft.db'}")
     auth = Server(root / "auth", env | {"CAMLOFT_ROLES": "auth"}).start()
-    logger = Server(root / "logger", env | {"CAMLOFT_ROLES": "logger,live",
-                                            "CAMLOFT_ALLOW_ORIGINS": auth.url}).start()
+    fleet = env | {"CAMLOFT_ROLES": "logger,live", "CAMLOFT_ALLOW_ORIGINS": auth.url}
+    first, second = (Server(root / name, fleet).start() for name in ("logger-1", "logger-2"))
     admin = auth_header(login(auth.url, ADMIN_EMAIL, ADMIN_PASSWORD))
     email = f"split-{secrets.token_hex(3)}@example.com"
     httpx.post(f"{auth.url}/admin/users", headers=admin,
@@ -83,11 +71,15 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
     with (root / "adapter.log").open("ab") as log:
         adapter = subprocess.Popen([*CAMLOFT, "adapter", "--config", str(config)],
                                    stdout=log, stderr=subprocess.STDOUT)
+    token = login(auth.url, email, PASSWORD)
+    placed = httpx.get(f"{auth.url}/cameras", headers=auth_header(token)).json()[0]
+    logger, other = (first, second) if placed["loggerUrl"] == first.url else (second, first)
     try:
-        yield Split(auth, logger, email, device["uidd"])
+        yield Split(auth, logger, other, email, device["uidd"])
     finally:
         stop_process(adapter)
-        logger.stop()
+        first.stop()
+        second.stop()
         auth.stop()
 
 
@@ -133,3 +125,29 @@ def test_the_viewer_works_across_origins(split: Split, browser_page: Page) -> No
     wait_playing(page, "#live-video", 2.0, timeout=60)
     shot(page, "web-split-live")
     assert csp_violations(page) == []
+
+
+@pytest.mark.timeout(300)
+def test_the_viewer_follows_a_camera_whose_logger_died(
+    split: Split, browser_page: Page,  # noqa: F811
+) -> None:
+    """The page open, the camera's logger killed: the fleet moves the camera, the page's
+    realtime stream fails and it asks viewerInfo again, and shows the camera from its new
+    logger, online, with live video from its new origin."""
+    page = browser_page
+    page.goto(f"{split.auth.url}/")
+    page.fill("#login-email", split.email)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator(".camera .badge.status-online")).to_have_count(1, timeout=30_000)
+    logger_of = f"camloft.cameras.cameras.get('{split.uidd}').loggerUrl"
+    assert page.evaluate(f"() => {logger_of}") == split.logger.url
+    assert split.logger.process is not None
+    split.logger.process.kill()  # no goodbye
+    page.wait_for_function(f"() => {logger_of} === '{split.other.url}'", timeout=60_000)
+    expect(page.locator(".camera .badge.status-online")).to_have_count(1, timeout=30_000)
+    page.click(f"a.camera[data-uidd='{split.uidd}']")
+    with page.expect_request(lambda r: r.url.startswith(f"{split.other.url}/sendcameratask")
+                             and "action=livecommand" in r.url):
+        page.click("#tab-live")
+    wait_playing(page, "#live-video", 2.0, timeout=60)

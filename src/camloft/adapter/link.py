@@ -93,6 +93,7 @@ class LinkClient:
                     backoff = 0.0  # dial the new logger at once
                 else:
                     log.warning("link of %s dropped: %s", self.device, err)
+                    self._home.lost()  # the logger may be gone: ask where to go
             except InvalidStatus as err:
                 log.error("logger refused the link of %s: %s", self.device, err)
                 self._home.lost()

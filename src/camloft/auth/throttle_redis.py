@@ -15,14 +15,16 @@ import logging
 import time
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from camloft.auth.throttle import lock_seconds, log_lock, too_many
 
 log = logging.getLogger("camloft.auth.throttle")
 COMMAND_SECONDS = 2.0
-_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# Any Redis trouble (down, read-only after a failover, out of memory, no permission).
+_LOST = (RedisError, OSError)
 
 
 class RedisLoginThrottle:
@@ -37,8 +39,12 @@ class RedisLoginThrottle:
         self.max_lock_seconds = max_lock_seconds
         self.forget_after_ms = int(forget_after_seconds * 1000)
         self._prefix = f"{prefix}throttle:"
+        # No retries: a login must not wait for Redis several times over.
         self._redis = Redis.from_url(
-            url, socket_connect_timeout=COMMAND_SECONDS, socket_timeout=COMMAND_SECONDS
+            url,
+            socket_connect_timeout=COMMAND_SECONDS,
+            socket_timeout=COMMAND_SECONDS,
+            retry=Retry(NoBackoff(), 0),
         )
         self._down = False
 

@@ -208,6 +208,10 @@ class CameraLinks:
         """Send `{"type": "task", "action": action, **details}` to the device's link,
         wherever in the fleet it is held."""
         task = {"type": "task", "action": action} | details
+        channel = self._channels.get(device)
+        if channel is not None:  # linked here: no need of the bus
+            await channel.send_json(task)
+            return
         if not await self._bus.publish(task_topic(device), task):
             raise Conflict(
                 f"camera {device} is offline: its adapter is not connected", code="camera_offline"

@@ -9,13 +9,13 @@ are idempotent: the same segment twice is stored once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from camloft.bus import Bus, Subscription, task_topic
 from camloft.config import Settings
@@ -27,6 +27,7 @@ from camloft.logger.shapes import alert_json
 from camloft.media.segment import looks_like_mpegts
 from camloft.store.accounts import AccountStore
 from camloft.store.blobs import BlobStore
+from camloft.store.periodic import run_every
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
 from camloft.webapi.device_keys import UPLOAD_BODY, DeviceKeys, device_with_key, read_body
 
@@ -163,7 +164,10 @@ async def put_image(
     if not data.startswith(b"\xff\xd8"):
         raise BadRequest("the body is not a JPEG image of at most 4 MiB", code="not_jpeg")
     seconds = at_ms // 1000
-    await ingest_of(request).blobs.put(image_key(device, kind, seconds), data)
+    ingest = ingest_of(request)
+    if kind == "alert" and await ingest.recordings.event_deleted(device, seconds):
+        return JSONResponse({"result": "deleted"})  # its event was deleted: keep nothing
+    await ingest.blobs.put(image_key(device, kind, seconds), data)
     await links_of(request).image_stored(device, kind, seconds)
     return JSONResponse({"result": "stored"}, status_code=201)
 
@@ -190,21 +194,25 @@ async def evict_moved_forever(app: Any) -> None:
     settings: Settings = app.state.settings
     links: CameraLinks = app.state.camera_links
     accounts: AccountStore = app.state.accounts
-    while True:
-        await asyncio.sleep(settings.heartbeat_seconds)
-        try:
-            linked = links.connected()
-            for device in await accounts.devices(refs=linked) if linked else []:
-                if device.logger_url not in (None, settings.base_url):
-                    log.info("%s moved to %s: closing its link", device.ref, device.logger_url)
+
+    async def evict_moved() -> None:
+        linked = links.connected()
+        for device in await accounts.devices(refs=linked) if linked else []:
+            if device.logger_url not in (None, settings.base_url):
+                log.info("%s moved to %s: closing its link", device.ref, device.logger_url)
+                # (it may be closing by itself already)
+                with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
                     await links.disconnect(device.ref, MOVED_CLOSE, "moved")
-        except (OSError, SQLAlchemyError) as err:
-            log.error("checking for moved devices failed: %s", err)
+
+    await run_every(settings.heartbeat_seconds, evict_moved, what="checking for moved devices")
 
 
 async def _forward_tasks(websocket: WebSocket, tasks: Subscription) -> None:
-    async for delivery in tasks:
-        await websocket.send_json(dict(delivery.message))
+    try:
+        async for delivery in tasks:
+            await websocket.send_json(dict(delivery.message))
+    except (OSError, RuntimeError, WebSocketDisconnect):
+        pass  # the link is closing: the receive loop ends it
 
 
 @router.websocket("/adapter/v1/link/{uidd}")

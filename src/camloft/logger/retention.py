@@ -19,20 +19,18 @@ the index's sizes) still apply, and the bucket's own limits are the store's.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from camloft.errors import BlobStoreUnavailable
 from camloft.ids import DeviceRef
 from camloft.logger.link import image_folder, image_key
 from camloft.store.accounts import AccountStore, now_ms
 from camloft.store.blobs import BlobStore
+from camloft.store.periodic import run_every
 from camloft.store.recordings import RecordingStore, StoredSegment
 
 log = logging.getLogger("camloft.logger.retention")
@@ -78,6 +76,7 @@ class Retention:
         keep_free_percent: float,
         owner_quota_bytes: int,
         free_fraction: Callable[[], float],
+        exclusive: Callable[[], AbstractAsyncContextManager[bool]] | None = None,
     ) -> None:
         self.accounts = accounts
         self.recordings = recordings
@@ -85,6 +84,9 @@ class Retention:
         self.keep_free = keep_free_percent / 100
         self.owner_quota_bytes = owner_quota_bytes
         self.free_fraction = free_fraction
+        # In a fleet every logger runs retention; one at a time does the work
+        # (`store.db.only_one`), or they would all delete the same oldest video.
+        self.exclusive = exclusive
 
     async def run_once(self, now: int | None = None) -> RetentionReport:
         now = now_ms() if now is None else now
@@ -146,11 +148,14 @@ class Retention:
     async def _delete_removed(self, device: DeviceRef) -> None:
         """Everything of a device that was removed (or whose owner was): video, events,
         pictures. Its owner asked for it to go; nobody can see it any more anyway."""
+        # Pictures and event thumbs before the rows that find this device again if
+        # a blob store's hiccup stops this half-way.
+        await self._delete_pictures(device, below=EVERY_NAME)
+        for event_id in await self.recordings.event_ids(device):
+            await self.blobs.delete(image_key(device, "alert", event_id))
+        await self.recordings.delete_device_events(device)
         while batch := await self.recordings.oldest_segments(device=device, limit=BATCH):
             await self._delete(batch)
-        for event_id in await self.recordings.delete_device_events(device):
-            await self.blobs.delete(image_key(device, "alert", event_id))
-        await self._delete_pictures(device, below=EVERY_NAME)
         log.info("retention: deleted the recordings of removed device %s", device)
 
     async def _delete_pictures(self, device: DeviceRef, *, below: str) -> int:
@@ -173,9 +178,11 @@ class Retention:
         return len(segments)
 
     async def run_forever(self, interval_seconds: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except (OSError, SQLAlchemyError, BlobStoreUnavailable) as err:  # a store's hiccup
-                log.error("retention failed, trying again next time: %s", err)
-            await asyncio.sleep(interval_seconds)
+        await run_every(interval_seconds, self.run_if_mine, what="retention")
+
+    async def run_if_mine(self) -> RetentionReport | None:
+        """`run_once`, unless another process of the fleet is running it now."""
+        if self.exclusive is None:
+            return await self.run_once()
+        async with self.exclusive() as mine:
+            return await self.run_once() if mine else None

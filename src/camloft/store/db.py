@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -44,6 +47,27 @@ def _upgrade(connection: Connection) -> None:
 
 
 MIGRATION_LOCK = 0x63616D6C6F6674  # "camloft": the advisory lock every process migrates under
+
+
+@asynccontextmanager
+async def only_one(engine: AsyncEngine, job: str) -> AsyncIterator[bool]:
+    """Whether this process may run `job` now, and no other of the fleet meanwhile.
+
+    On PostgreSQL a session advisory lock named after the job, held until the
+    block ends (or the connection dies with the process); answers False at once
+    when another process holds it. SQLite serves one machine: always True.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"camloft:{job}".encode()).digest()[:8], "big", signed=True)
+    async with engine.connect() as connection:
+        mine = bool(await connection.scalar(text(f"SELECT pg_try_advisory_lock({key})")))
+        try:
+            yield mine
+        finally:
+            if mine:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({key})"))
 
 
 async def migrate(engine: AsyncEngine) -> None:

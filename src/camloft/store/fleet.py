@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from camloft.ids import DeviceRef
-from camloft.store.accounts import now_ms
 from camloft.store.tables import DeviceRow, ServerRow, UserRow
 
 FLEET_ROLES = ("logger", "live")
@@ -56,10 +55,15 @@ class FleetStore:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def beat(self, url: str, role: str, region: str, load: int, started_ms: int) -> None:
-        """Say that `url` plays `role` and is alive now, carrying `load`."""
+        """Say that `url` plays `role` and is alive now (the database's now), carrying `load`."""
         _column(role)
-        values = {"region": region, "load": load, "started_ms": started_ms, "seen_ms": now_ms()}
         async with self._sessions() as session:
+            values = {
+                "region": region,
+                "load": load,
+                "started_ms": started_ms,
+                "seen_ms": await self._now_ms(session),
+            }
             result = await session.execute(
                 update(ServerRow)
                 .where(ServerRow.url == url, ServerRow.role == role)
@@ -82,10 +86,22 @@ class FleetStore:
             )
             await session.commit()
 
-    async def servers(self) -> list[Server]:
+    async def servers(self) -> tuple[list[Server], int]:
+        """Every server that ever beat, and the database's now (ms) to judge them by."""
         async with self._sessions() as session:
             rows = await session.scalars(select(ServerRow).order_by(ServerRow.role, ServerRow.url))
-            return [Server(r.url, r.role, r.region, r.load, r.started_ms, r.seen_ms) for r in rows]
+            found = [Server(r.url, r.role, r.region, r.load, r.started_ms, r.seen_ms) for r in rows]
+            return found, await self._now_ms(session)
+
+    @staticmethod
+    async def _now_ms(session: AsyncSession) -> int:
+        """The database's clock, the one clock every process of a fleet shares: a machine
+        whose own clock is off must not look dead, nor make others look dead."""
+        if session.get_bind().dialect.name == "postgresql":
+            now = select(func.extract("epoch", func.clock_timestamp()) * 1000)
+        else:  # SQLite: Julian days
+            now = select((func.julianday("now") - 2440587.5) * 86_400_000)
+        return int(await session.scalar(now) or 0)
 
     async def placed_counts(self, role: str) -> dict[str, int]:
         """How many devices each server of `role` has been given."""

@@ -118,6 +118,12 @@ class RecordingStore:
                 await session.commit()
             return "updated"
 
+    async def event_deleted(self, device: DeviceRef, event_id: int) -> bool:
+        """Whether a viewer deleted this event (see `put_event`)."""
+        async with self._sessions() as session:
+            key = (device.uid, device.device_id, event_id)
+            return await session.get(DeletedEventRow, key) is not None
+
     async def event(self, device: DeviceRef, event_id: int) -> EventRecord | None:
         async with self._sessions() as session:
             row = await session.get(EventRow, (device.uid, device.device_id, event_id))
@@ -266,11 +272,16 @@ class RecordingStore:
                 found.update(DeviceRef(uid, device_id) for uid, device_id in rows)
         return sorted(found)
 
-    async def delete_device_events(self, device: DeviceRef) -> list[int]:
-        """Remove every event of a device (and its delete guards); answers their ids."""
+    async def event_ids(self, device: DeviceRef) -> list[int]:
+        """The ids of every event of a device."""
         async with self._sessions() as session:
             of_device = (EventRow.owner_uid == device.uid, EventRow.device_id == device.device_id)
-            ids = list(await session.scalars(select(EventRow.id).where(*of_device)))
+            return list(await session.scalars(select(EventRow.id).where(*of_device)))
+
+    async def delete_device_events(self, device: DeviceRef) -> None:
+        """Remove every event of a device, and its delete guards."""
+        async with self._sessions() as session:
+            of_device = (EventRow.owner_uid == device.uid, EventRow.device_id == device.device_id)
             await session.execute(delete(EventRow).where(*of_device))
             await session.execute(
                 delete(DeletedEventRow).where(
@@ -279,7 +290,6 @@ class RecordingStore:
                 )
             )
             await session.commit()
-            return ids
 
     async def disk_use(self, owner_uid: int | None = None) -> dict[DeviceRef, int]:
         """Bytes of video stored per device."""

@@ -92,13 +92,40 @@ const sharing = new Sharing(
   },
   showError,
 );
-const realtime = new Realtime(session, (message) => {
-  if (message.type === "liveSession" && message.data) {
-    cameras.update(message.data.uidd, message.data);
-  } else if (message.type === "alert" && message.data) {
-    events.arrived(message.data);
+const realtime = new Realtime(
+  session,
+  (message) => {
+    if (message.type === "liveSession" && message.data) {
+      cameras.update(message.data.uidd, message.data);
+    } else if (message.type === "alert" && message.data) {
+      events.arrived(message.data);
+    }
+  },
+  () => followMoves(),
+);
+
+// Where the cameras' loggers and origins are: viewerInfo again every 10 minutes, as the
+// reference asks, and when a realtime stream fails (at most every 15 s); a camera that
+// moved gets its realtime stream from its new logger.
+const PLACEMENT_EVERY_MS = 10 * 60 * 1000;
+const PLACEMENT_AT_MOST_MS = 15 * 1000;
+let placementAskedAt = 0;
+
+async function followMoves() {
+  if (!session.token || Date.now() - placementAskedAt < PLACEMENT_AT_MOST_MS) {
+    return;
   }
-});
+  placementAskedAt = Date.now();
+  try {
+    if (await cameras.refreshPlacement()) {
+      realtime.start([...cameras.cameras.values()]);
+    }
+  } catch {
+    // the authenticator did not answer: the next turn asks again
+  }
+}
+
+setInterval(() => followMoves(), PLACEMENT_EVERY_MS);
 cameras.onChange((camera) => {
   if (camera === cameras.selected) {
     showCameraStatus(camera);

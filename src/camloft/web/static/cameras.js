@@ -74,6 +74,25 @@ export class CameraList {
     this.applyFilter();
   }
 
+  /** Asks viewerInfo again where each camera's logger and live origin are (a fleet moves
+   * cameras off a server that died); answers whether any camera moved. */
+  async refreshPlacement() {
+    const body = await this.session.call("/devices/viewerInfo");
+    let moved = false;
+    for (const owner of Object.values(body.result)) {
+      for (const device of Object.values(owner.devices)) {
+        const camera = this.cameras.get(device.uidd);
+        const loggerUrl = this.relative(device.loggerUrl);
+        if (camera && (camera.loggerUrl !== loggerUrl || camera.wowzaUrl !== device.wowzaUrl)) {
+          camera.loggerUrl = loggerUrl;
+          camera.wowzaUrl = device.wowzaUrl;
+          moved = true;
+        }
+      }
+    }
+    return moved;
+  }
+
   /** A server's URL, or "" when it is the page's own server (calls then stay relative):
    * the page's origin, or the public URL it calls itself (`authenticator` of the login),
    * which differ when the page was opened under another name. */

@@ -11,11 +11,13 @@ const MAX_NAMED = 100; // name the cameras in the URL up to this many; beyond, w
 
 /** The realtime stream of one logger. */
 class Feed {
-  constructor(session, loggerUrl, uidds, onMessage) {
+  constructor(session, loggerUrl, uidds, onMessage, onTrouble) {
     this.session = session;
     this.loggerUrl = loggerUrl;
     this.uidds = uidds;
     this.onMessage = onMessage;
+    this.onTrouble = onTrouble;
+    this.opened = false;
     this.source = null;
     this.timer = null;
     this.delay = 1000;
@@ -42,6 +44,9 @@ class Feed {
     const params = this.uidds.length <= MAX_NAMED ? { uidd: this.uidds } : {};
     const source = new EventSource(this.session.url(`${this.loggerUrl}/cameras/realtime/live`, params));
     this.source = source;
+    source.onopen = () => {
+      this.opened = true;
+    };
     source.onmessage = (message) => {
       this.delay = 1000;
       let parsed;
@@ -61,6 +66,10 @@ class Feed {
       }
       this.source = null;
       clearTimeout(this.timer);
+      if (!this.opened) {
+        this.onTrouble(); // failed before it opened: not the 5 minutes being up
+      }
+      this.opened = false;
       this.timer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 30000);
     };
@@ -68,9 +77,12 @@ class Feed {
 }
 
 export class Realtime {
-  constructor(session, onMessage) {
+  /** `onTrouble` is told when a stream fails (its logger may be gone: the cameras may
+   * have moved). */
+  constructor(session, onMessage, onTrouble = () => {}) {
     this.session = session;
     this.onMessage = onMessage;
+    this.onTrouble = onTrouble;
     this.feeds = [];
   }
 
@@ -84,7 +96,7 @@ export class Realtime {
       byLogger.set(camera.loggerUrl, uidds);
     }
     for (const [loggerUrl, uidds] of byLogger) {
-      const feed = new Feed(this.session, loggerUrl, uidds, this.onMessage);
+      const feed = new Feed(this.session, loggerUrl, uidds, this.onMessage, this.onTrouble);
       this.feeds.push(feed);
       feed.connect();
     }
