@@ -83,3 +83,23 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "secret" in (done.stdout + done.stderr).lower()
     assert "Traceback" not in done.stderr
+
+
+def test_admin_fleet_lists_the_servers_that_beat(tmp_path: Path) -> None:
+    """A logger of a fleet (a bus, here Redis) beats into the database; the admin sees it."""
+    env = camloft_env(new_secret(), None, bus_url="redis://127.0.0.1:6379/0",
+                      bus_prefix="camloft-test-cli:", heartbeat_seconds="0.5",
+                      heartbeat_timeout_seconds="2")
+    listed = run_cli(["admin", "--data-dir", str(tmp_path), "fleet", "--json"], env)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    server = Server(tmp_path, env, ["--role", "logger"]).start()
+    try:
+        listed = run_cli(["admin", "--data-dir", str(tmp_path), "fleet", "--json"], env)
+        (logger,) = json.loads(listed.stdout)
+        assert (logger["url"], logger["role"], logger["alive"]) == (server.url, "logger", True)
+        table = run_cli(["admin", "--data-dir", str(tmp_path), "fleet"], env).stdout
+        assert "logger" in table and "True" in table
+    finally:
+        server.stop()  # a clean stop leaves the fleet at once
+    listed = run_cli(["admin", "--data-dir", str(tmp_path), "fleet", "--json"], env)
+    assert [s["alive"] for s in json.loads(listed.stdout)] == [False]

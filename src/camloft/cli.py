@@ -19,6 +19,8 @@ from camloft.errors import CamloftError
 from camloft.ids import DeviceRef, GrantTarget
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from camloft.auth.admin import Admin
 
 # The server's pieces (the store, SQLAlchemy, the demo) are imported inside the commands
@@ -121,6 +123,16 @@ def _run_admin(ctx: typer.Context, action: Callable[[Admin], Awaitable[T]]) -> T
     from camloft.auth.admin import Admin
     from camloft.auth.passwords import Passwords
     from camloft.store.accounts import AccountStore
+
+    settings: Settings = ctx.obj
+    return _run_on_database(
+        ctx,
+        lambda engine: action(Admin(AccountStore(engine), Passwords(), settings.region)),
+    )
+
+
+def _run_on_database(ctx: typer.Context, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `action` on the (migrated) database of the admin options' settings."""
     from camloft.store.db import create_engine, migrate
 
     settings: Settings = ctx.obj
@@ -129,7 +141,7 @@ def _run_admin(ctx: typer.Context, action: Callable[[Admin], Awaitable[T]]) -> T
         engine = create_engine(settings.db_url)
         try:
             await migrate(engine)
-            return await action(Admin(AccountStore(engine), Passwords(), settings.region))
+            return await action(engine)
         finally:
             await engine.dispose()
 
@@ -230,6 +242,20 @@ def device_list(ctx: typer.Context, as_json: AsJson = False) -> None:
 
     devices = _run_admin(ctx, lambda a: a.store.all_devices())
     _print_rows([device_view(d) for d in devices], as_json)
+
+
+@admin_app.command("fleet")
+def fleet(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List the fleet's loggers and live origins: alive or not, load, devices placed."""
+    from camloft.fleet import Allocator
+    from camloft.store.fleet import FleetStore
+
+    settings: Settings = ctx.obj
+    servers = _run_on_database(ctx, lambda e: Allocator(FleetStore(e), settings).report())
+    if not as_json:  # the table: what fits a terminal
+        shown = ("url", "role", "region", "alive", "load", "devices")
+        servers = [{name: server[name] for name in shown} for server in servers]
+    _print_rows(servers, as_json)
 
 
 @device_app.command("remove")
