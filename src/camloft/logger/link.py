@@ -25,7 +25,7 @@ from camloft.ids import DeviceRef
 from camloft.logger.cameras import CameraLinks
 from camloft.logger.shapes import alert_json
 from camloft.media.segment import looks_like_mpegts
-from camloft.store.accounts import AccountStore
+from camloft.store.accounts import AccountStore, Device
 from camloft.store.blobs import BlobStore
 from camloft.store.periodic import run_every
 from camloft.store.recordings import RecordingStore, StoredSegment, segment_key
@@ -177,6 +177,13 @@ MOVED_CLOSE = 4410
 """Close code of a link whose device is placed on another logger: ask the authenticator."""
 
 
+def logger_elsewhere(settings: Settings, device: Device) -> str | None:
+    """The logger `device` is placed on, when it is another than this one."""
+    if device.logger_url in (None, settings.base_url):
+        return None
+    return device.logger_url
+
+
 async def placed_elsewhere(request: Request | WebSocket, device: DeviceRef) -> str | None:
     """The logger `device` is placed on, when a fleet placed it on another than this one."""
     settings: Settings = request.app.state.settings
@@ -184,9 +191,7 @@ async def placed_elsewhere(request: Request | WebSocket, device: DeviceRef) -> s
         return None
     accounts: AccountStore = request.app.state.accounts
     found = await accounts.device(device)
-    if found is None or found.logger_url in (None, settings.base_url):
-        return None
-    return found.logger_url
+    return None if found is None else logger_elsewhere(settings, found)
 
 
 async def evict_moved_forever(app: Any) -> None:
@@ -198,8 +203,8 @@ async def evict_moved_forever(app: Any) -> None:
     async def evict_moved() -> None:
         linked = links.connected()
         for device in await accounts.devices(refs=linked) if linked else []:
-            if device.logger_url not in (None, settings.base_url):
-                log.info("%s moved to %s: closing its link", device.ref, device.logger_url)
+            if (elsewhere := logger_elsewhere(settings, device)) is not None:
+                log.info("%s moved to %s: closing its link", device.ref, elsewhere)
                 # (it may be closing by itself already)
                 with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
                     await links.disconnect(device.ref, MOVED_CLOSE, "moved")
