@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
+
+
+def decodes_cleanly(path: Path, *, timeout: float = 120) -> None:
+    """ffmpeg decodes the whole file and says nothing: no error, no warning."""
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def make_ts(seconds: float = 2.0, *, width: int = 160, height: int = 90, fps: int = 15) -> bytes:

@@ -26,6 +26,7 @@ from camloft.media.mp4 import THREAD_NAME, ExportPart, remux_fmp4, stream_fmp4
 from camloft.media.segment import Segment
 from camloft.media.segmenter import Segmenter
 from tests.media.conftest import FPS, encode_camera
+from tests.mediafiles import decodes_cleanly
 
 T0_S = 1_700_000_000.0
 
@@ -151,17 +152,6 @@ def ffprobe(path: Path) -> dict[str, object]:
     assert done.stderr == "", done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
-
-
-def decodes_cleanly(path: Path) -> None:
-    done = subprocess.run(
-        ["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_export_is_a_fragmented_mp4_of_h264_and_aac(
